@@ -1,0 +1,137 @@
+/**
+ * The contract of the sans-IO Totem engine (ring ordering in src/ring, membership in
+ * src/membership), shared by the daemon's UDP driver and the simulator.
+ *
+ * Shape after quinn-proto: inputs are `handle*` and `submit`, outputs are drained with `poll*`.
+ * Time is always an argument (milliseconds, monotonic); randomness is injected.
+ */
+import type { DaemonId, RingId } from '../util/ids.js';
+import type { ServiceLevel } from '../util/service.js';
+
+/** Timeouts, in milliseconds, from the configuration (Spread names in comments). */
+export interface TotemTimeouts {
+  /** TokenTimeout: no token for this long in the operational state ⇒ token loss ⇒ gather. */
+  tokenLossMs: number;
+  /** Token retransmission: resend the last token if the successor shows no sign of it. (HurryTimeout / RepTimeout) */
+  tokenRetransmitMs: number;
+  /** JoinTimeout: interval between join message retransmissions in gather. */
+  joinMs: number;
+  /** GatherTimeout (Totem "consensus timeout"): give up on silent processors in gather. */
+  consensusMs: number;
+  /** FormTimeout: commit token / recovery must complete within this, else back to gather. */
+  formMs: number;
+  /** Interval of presence probes sent while operational so that partitioned rings discover each other and merge (Totem: foreign-message detection; Spread: AliveTimeout/LookupTimeout). */
+  mergeDetectMs: number;
+}
+
+export interface TotemOptions {
+  self: DaemonId;
+  /**
+   * Incarnation of this daemon: strictly increasing across restarts of the same daemon (the
+   * daemon uses its start time in ms). A restarted daemon is a new process to the others.
+   */
+  incarnation: number;
+  /** Every configured daemon, in configuration order. */
+  configured: readonly DaemonId[];
+  timeouts: TotemTimeouts;
+  /** Window: maximum new packets broadcast by all daemons in one token rotation (default 160). */
+  windowPacketsMax: number;
+  /** PersonalWindow: maximum new packets one daemon broadcasts per token visit (default 20). */
+  personalWindowPacketsMax: number;
+  /** Largest packet the engine may emit, in bytes (before any crypto overhead). */
+  packetBytesMax: number;
+  /** Bound on messages submitted but not yet sent on the ring; submit() refuses beyond it. */
+  pendingMessagesMax: number;
+  /** Seeded randomness (the simulator injects a PRNG); returns [0, 1). */
+  random: () => number;
+  /**
+   * Opaque per-member field carried by the commit token (Totem §4.3 commit/form step); the key
+   * schedule puts its contribution for the forming ring here. Called once per commit token this
+   * daemon fills in. At most FORM_FIELD_BYTES_MAX bytes.
+   */
+  formContribution?: (ring: RingId, members: readonly DaemonId[]) => Uint8Array;
+}
+
+/** A message handed to the ring by the layer above (groups). The payload is opaque here. */
+export interface SubmittedMessage {
+  service: ServiceLevel;
+  /** The sending stream (session) within this daemon: FIFO and CAUSAL order are per stream. */
+  stream: number;
+  payload: Uint8Array;
+}
+
+/** Upper bound of one member's commit-token field (TotemOptions.formContribution). */
+export const FORM_FIELD_BYTES_MAX = 1024;
+
+/**
+ * What the engine asks its driver to send. `'ring'`: every other member of the current ring;
+ * `'configured'`: every other configured daemon (join messages, merge probes). The engine never
+ * sends to itself: its own broadcasts are processed internally.
+ */
+export interface Transmit {
+  to: DaemonId | 'ring' | 'configured';
+  bytes: Uint8Array;
+}
+
+/**
+ * Ordered output, in EVS delivery order (Moser, Amir, Melliar-Smith, Agarwal 1994):
+ * messages of regular configuration C; then, on a change, a transitional configuration with the
+ * members of C that move together into the next regular configuration, the messages of C that
+ * could only be delivered there; then the next regular configuration.
+ */
+export type RingEvent =
+  | {
+      type: 'message';
+      /** The configuration (regular or transitional) the message is delivered in. */
+      ring: RingId;
+      /** Ring sequence number in the configuration it was sent in. */
+      seq: number;
+      sender: DaemonId;
+      stream: number;
+      service: ServiceLevel;
+      payload: Uint8Array;
+    }
+  | {
+      type: 'transitional';
+      ring: RingId;
+      /** The regular ring this transitional configuration follows. */
+      previous: RingId;
+      members: readonly DaemonId[];
+    }
+  | {
+      type: 'regular';
+      ring: RingId;
+      members: readonly DaemonId[];
+      /** For each member, the ring it came from (its previous regular configuration). */
+      previousRings: ReadonlyMap<DaemonId, RingId>;
+      /** The per-member commit-token fields (see TotemOptions.formContribution). */
+      formFields: ReadonlyMap<DaemonId, Uint8Array>;
+    };
+
+export interface TotemStatus {
+  state: 'operational' | 'gather' | 'commit' | 'recovery';
+  ring: RingId;
+  members: readonly DaemonId[];
+  aru: number;
+  highestSeq: number;
+  tokenRounds: number;
+  retransmissions: number;
+  membershipChanges: number;
+  pendingMessages: number;
+}
+
+/** The Totem engine as the daemon and the simulator drive it. */
+export interface TotemEngine {
+  /** Start: a lone daemon forms a singleton ring and then looks for others (gather). */
+  start(now: number): void;
+  /** Submit a message; false if pendingMessagesMax is reached (caller applies back-pressure). */
+  submit(now: number, msg: SubmittedMessage): boolean;
+  handlePacket(now: number, from: DaemonId, bytes: Uint8Array): void;
+  handleTimeout(now: number): void;
+  /** Clean shutdown: announce departure so the others reconfigure at once. */
+  leave(now: number): void;
+  pollTransmit(): Transmit | undefined;
+  pollTimeout(): number | undefined;
+  pollEvent(): RingEvent | undefined;
+  status(): TotemStatus;
+}
