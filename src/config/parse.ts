@@ -1,0 +1,729 @@
+/**
+ * Parser and validator of the spread.conf language plus Ringcast's options. Pure: text in,
+ * configuration out, or a ConfigError naming the file, the line and the problem.
+ */
+import { ConfigError } from '../util/errors.js';
+import type { DaemonId } from '../util/ids.js';
+import { configurationHash, daemonIdFromName } from './identity.js';
+import {
+  type IpAddress,
+  ipv4ToU32,
+  isIPv4Mapped,
+  isLoopback,
+  isMulticast,
+  isUnspecified,
+  parseIPv4,
+  parseIp,
+} from './ip.js';
+import { describeToken, type Token, tokenize } from './lexer.js';
+import {
+  ACCELERATED_WINDOW_DEFAULT,
+  ACCESS_CONTROL_POLICIES_KNOWN,
+  AUTH_METHOD_NAME_CHARS_MAX,
+  AUTH_METHODS_KNOWN,
+  AUTH_METHODS_MAX,
+  CONFIG_TEXT_CHARS_MAX,
+  DAEMON_GROUP_DEFAULT,
+  DAEMON_INTERFACES_MAX,
+  DAEMON_NAME_CHARS_MAX,
+  DAEMON_USER_DEFAULT,
+  DAEMONS_MAX,
+  DEBUG_FLAG_NAMES,
+  DEBUG_FLAGS_DEFAULT,
+  DEFAULT_PORT,
+  EVENT_PRIORITIES,
+  EVENT_PRIORITY_DEFAULT,
+  LAN_TIMEOUTS,
+  MAX_SESSION_MESSAGES_DEFAULT,
+  MAX_SESSION_MESSAGES_MAX,
+  PACKET_BYTES_DEFAULT_IPV4,
+  PACKET_BYTES_DEFAULT_IPV6,
+  PACKET_BYTES_MAX,
+  PACKET_BYTES_MIN,
+  PERSONAL_WINDOW_DEFAULT,
+  PORT_MAX,
+  RUNTIME_DIR_DEFAULT,
+  SEGMENTS_MAX,
+  TIMEOUT_KEYWORDS,
+  TIMEOUT_MS_MAX,
+  TIMEOUT_MS_MIN,
+  UNIX_SOCKET_PATH_BYTES_MAX,
+  UNIX_SOCKET_PATH_DEFAULT,
+  UNIX_SOCKET_PATH_SHARED_PORT_DEFAULT,
+  WAN_TIMEOUTS,
+  WINDOW_DEFAULT,
+  WINDOW_MAX,
+} from './limits.js';
+import { badSocketPathEscape, expandSocketPath } from './templates.js';
+import type {
+  CryptoMode,
+  DaemonEntry,
+  DaemonInterface,
+  EventPriority,
+  InterfaceKind,
+  MembershipTimeouts,
+  RingcastConfig,
+  SegmentEntry,
+  SocketPortReuse,
+} from './types.js';
+
+interface RawDaemon {
+  name: string;
+  named: boolean;
+  ip: IpAddress;
+  line: number;
+  interfaces: DaemonInterface[];
+}
+
+interface RawSegment {
+  ip: IpAddress;
+  port: number;
+  line: number;
+  daemons: RawDaemon[];
+}
+
+/** An option as written: its value and the line it was on. */
+interface Setting<T> {
+  value: T;
+  line: number;
+}
+
+interface Options {
+  debugFlags?: Setting<Set<string>>;
+  eventPriority?: Setting<EventPriority>;
+  eventLogFile?: Setting<string>;
+  eventTimeStamp?: Setting<string>;
+  dangerousMonitor?: Setting<boolean>;
+  socketPortReuse?: Setting<SocketPortReuse>;
+  runtimeDir?: Setting<string>;
+  daemonUser?: Setting<string>;
+  daemonGroup?: Setting<string>;
+  maxSessionMessages?: Setting<number>;
+  window?: Setting<number>;
+  personalWindow?: Setting<number>;
+  acceleratedRing?: Setting<boolean>;
+  acceleratedWindow?: Setting<number>;
+  wideAreaNetwork?: Setting<boolean>;
+  accessControlPolicy?: Setting<string>;
+  packetBytesMax?: Setting<number>;
+  unixSocketPath?: Setting<string>;
+  cryptoMode?: Setting<CryptoMode>;
+  clusterKeyFile?: Setting<string>;
+  accessIpFile?: Setting<string>;
+}
+
+const NAME_PATTERN = /^[A-Za-z0-9_.-]+$/;
+const ACCOUNT_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/;
+const AUTH_NAME_PATTERN = /^[A-Za-z0-9_]+$/;
+const INTERFACE_KINDS_PATTERN = /^[DCMdcm]{1,3}$/;
+
+/** Every top-level keyword, lower case, so a missing `}` can be recognised. */
+const TOP_KEYWORDS = new Set(
+  [
+    'spread_segment',
+    'debugflags',
+    'eventlogfile',
+    'eventtimestamp',
+    'eventpriority',
+    'dangerousmonitor',
+    'socketportreuse',
+    'runtimedir',
+    'daemonuser',
+    'daemongroup',
+    'maxsessionmessages',
+    'window',
+    'personalwindow',
+    'acceleratedring',
+    'acceleratedwindow',
+    'wideareanetwork',
+    'requiredauthmethods',
+    'allowedauthmethods',
+    'accesscontrolpolicy',
+    'maxpacketbytes',
+    'unixsocketpath',
+    'crypto',
+    'clusterkeyfile',
+    'accessipfile',
+  ].concat(TIMEOUT_KEYWORDS.map(([k]) => k.toLowerCase())),
+);
+
+class Parser {
+  private pos = 0;
+  private readonly segments: RawSegment[] = [];
+  private daemonCount = 0;
+  private readonly byAddress = new Map<string, RawDaemon>();
+  private readonly byName = new Map<string, RawDaemon>();
+  private readonly opts: Options = {};
+  private readonly seenAt = new Map<string, number>();
+  private readonly timeouts = new Map<keyof MembershipTimeouts, Setting<number>>();
+  private auth: { allowed: string[]; required: string[]; line: number } | undefined;
+
+  constructor(
+    private readonly tokens: readonly Token[],
+    private readonly file: string,
+    private readonly lastLine: number,
+  ) {}
+
+  private fail(line: number, problem: string): never {
+    throw new ConfigError(this.file, line, problem);
+  }
+
+  private peek(): Token | undefined {
+    return this.tokens[this.pos];
+  }
+
+  private next(): Token | undefined {
+    const t = this.tokens[this.pos];
+    if (t !== undefined) this.pos++;
+    return t;
+  }
+
+  private lineOf(t: Token | undefined): number {
+    return t === undefined ? this.lastLine : t.line;
+  }
+
+  parse(): RingcastConfig {
+    for (let t = this.next(); t !== undefined; t = this.next()) {
+      if (t.kind !== 'word') this.fail(t.line, `expected a keyword such as Spread_Segment, found ${describeToken(t)}`);
+      this.statement(t);
+    }
+    return this.finish();
+  }
+
+  private statement(key: Token): void {
+    const k = key.text.toLowerCase();
+    if (k === 'spread_segment') return this.segment(key);
+    if (k === 'requiredauthmethods' || k === 'allowedauthmethods') return this.authMethods(key, k === 'allowedauthmethods');
+    if (!TOP_KEYWORDS.has(k)) {
+      this.fail(key.line, `unknown keyword ${describeToken(key)} (see CONFIGURATION.md for the options Ringcast accepts)`);
+    }
+    const first = this.seenAt.get(k);
+    if (first !== undefined) this.fail(key.line, `${key.text} is given twice (first on line ${first})`);
+    this.seenAt.set(k, key.line);
+    const line = key.line;
+    const o = this.opts;
+    switch (k) {
+      case 'debugflags':
+        o.debugFlags = { value: this.debugFlags(), line };
+        return;
+      case 'eventtimestamp':
+        // Spread: the bare keyword turns time stamps on with the default format.
+        if (this.peek()?.kind === '=') {
+          this.next();
+          o.eventTimeStamp = { value: this.rawValue(key), line };
+        } else {
+          o.eventTimeStamp = { value: '', line };
+        }
+        return;
+      case 'eventlogfile':
+        o.eventLogFile = { value: this.pathValue(key), line };
+        return;
+      case 'eventpriority':
+        o.eventPriority = { value: this.choice(key, EVENT_PRIORITIES), line };
+        return;
+      case 'dangerousmonitor':
+        o.dangerousMonitor = { value: this.bool(key), line };
+        return;
+      case 'socketportreuse':
+        o.socketPortReuse = { value: this.choice(key, ['AUTO', 'ON', 'OFF'] as const), line };
+        return;
+      case 'runtimedir': {
+        const dir = this.pathValue(key);
+        if (!dir.startsWith('/')) this.fail(line, `RuntimeDir must be an absolute path (got '${dir}')`);
+        o.runtimeDir = { value: dir, line };
+        return;
+      }
+      case 'daemonuser':
+        o.daemonUser = { value: this.account(key), line };
+        return;
+      case 'daemongroup':
+        o.daemonGroup = { value: this.account(key), line };
+        return;
+      case 'maxsessionmessages':
+        o.maxSessionMessages = { value: this.integer(key, 1, MAX_SESSION_MESSAGES_MAX), line };
+        return;
+      case 'window':
+        o.window = { value: this.integer(key, 1, WINDOW_MAX), line };
+        return;
+      case 'personalwindow':
+        o.personalWindow = { value: this.integer(key, 1, WINDOW_MAX), line };
+        return;
+      case 'acceleratedwindow':
+        o.acceleratedWindow = { value: this.integer(key, 0, WINDOW_MAX), line };
+        return;
+      case 'acceleratedring':
+        o.acceleratedRing = { value: this.bool(key), line };
+        return;
+      case 'wideareanetwork':
+        o.wideAreaNetwork = { value: this.bool(key), line };
+        return;
+      case 'accesscontrolpolicy':
+        o.accessControlPolicy = { value: this.choice(key, ACCESS_CONTROL_POLICIES_KNOWN), line };
+        return;
+      case 'maxpacketbytes':
+        o.packetBytesMax = { value: this.integer(key, PACKET_BYTES_MIN, PACKET_BYTES_MAX), line };
+        return;
+      case 'unixsocketpath': {
+        const path = this.pathValue(key);
+        const bad = badSocketPathEscape(path);
+        if (bad !== undefined) this.fail(line, `UnixSocketPath: unknown escape '${bad}' (use %p for the port, %n for the daemon name, %% for a percent sign)`);
+        if (!path.startsWith('/')) this.fail(line, `UnixSocketPath must be an absolute path (got '${path}')`);
+        o.unixSocketPath = { value: path, line };
+        return;
+      }
+      case 'crypto': {
+        const mode = this.choice(key, ['NONE', 'INTEGRITY', 'ENCRYPT'] as const);
+        o.cryptoMode = { value: mode.toLowerCase() as CryptoMode, line };
+        return;
+      }
+      case 'clusterkeyfile':
+        o.clusterKeyFile = { value: this.pathValue(key), line };
+        return;
+      case 'accessipfile':
+        o.accessIpFile = { value: this.pathValue(key), line };
+        return;
+      default: {
+        const timeout = TIMEOUT_KEYWORDS.find(([kw]) => kw.toLowerCase() === k);
+        if (timeout === undefined) this.fail(line, `unknown keyword ${describeToken(key)}`);
+        this.timeouts.set(timeout[1], { value: this.integer(key, TIMEOUT_MS_MIN, TIMEOUT_MS_MAX), line });
+      }
+    }
+  }
+
+  // ---- values -------------------------------------------------------------------------------
+
+  /** `= value` where value is a bare word or a quoted string. */
+  private value(key: Token): string {
+    const eq = this.next();
+    if (eq?.kind !== '=') this.fail(this.lineOf(eq), `expected '=' after ${key.text}, found ${describeToken(eq)}`);
+    return this.rawValue(key);
+  }
+
+  private rawValue(key: Token): string {
+    const v = this.next();
+    if (v === undefined || (v.kind !== 'word' && v.kind !== 'string')) {
+      this.fail(this.lineOf(v), `expected a value for ${key.text}, found ${describeToken(v)}`);
+    }
+    return v.text;
+  }
+
+  private pathValue(key: Token): string {
+    const v = this.value(key);
+    if (v.length === 0) this.fail(key.line, `${key.text} must not be empty`);
+    if (v.includes('\0')) this.fail(key.line, `${key.text} must not contain a NUL character`);
+    return v;
+  }
+
+  private choice<T extends string>(key: Token, allowed: readonly T[]): T {
+    const v = this.value(key).toUpperCase();
+    const found = allowed.find((a) => a.toUpperCase() === v);
+    if (found === undefined) this.fail(key.line, `${key.text} must be one of ${allowed.join(', ')} (got '${v}')`);
+    return found;
+  }
+
+  private bool(key: Token): boolean {
+    const v = this.value(key).toLowerCase();
+    if (v === 'true' || v === 'yes' || v === 'on') return true;
+    if (v === 'false' || v === 'no' || v === 'off') return false;
+    this.fail(key.line, `${key.text} must be true or false (also accepted: yes/no, on/off), got '${v}'`);
+  }
+
+  private integer(key: Token, min: number, max: number): number {
+    const v = this.value(key);
+    if (!/^[0-9]{1,10}$/.test(v)) this.fail(key.line, `${key.text} must be a whole number, got '${v}'`);
+    const n = Number(v);
+    if (n < min || n > max) this.fail(key.line, `${key.text} = ${n} is out of range (${min} to ${max})`);
+    return n;
+  }
+
+  private account(key: Token): string {
+    const v = this.value(key);
+    if (!ACCOUNT_PATTERN.test(v)) this.fail(key.line, `${key.text} must be a user or group name such as 'spread' (got '${v}')`);
+    return v;
+  }
+
+  private debugFlags(): Set<string> {
+    const eq = this.next();
+    if (eq?.kind !== '=') this.fail(this.lineOf(eq), `expected '=' after DebugFlags, found ${describeToken(eq)}`);
+    const open = this.next();
+    if (open?.kind !== '{') this.fail(this.lineOf(open), `DebugFlags takes a list in braces, e.g. DebugFlags = { PRINT EXIT }; found ${describeToken(open)}`);
+    const flags = new Set<string>();
+    let negateNext = false;
+    for (;;) {
+      const t = this.next();
+      if (t === undefined) this.fail(this.lastLine, `DebugFlags list opened on line ${open.line} is missing its closing '}'`);
+      if (t.kind === '}') break;
+      if (t.kind !== 'word') this.fail(t.line, `unexpected ${describeToken(t)} in DebugFlags`);
+      let word = t.text;
+      let negate = negateNext;
+      negateNext = false;
+      if (word === '!') {
+        if (negate) this.fail(t.line, `'!' given twice in DebugFlags`);
+        negateNext = true;
+        continue;
+      }
+      if (word.startsWith('!')) {
+        if (negate) this.fail(t.line, `'!' given twice in DebugFlags`);
+        negate = true;
+        word = word.slice(1);
+      }
+      const name = word.toUpperCase();
+      if (name === 'ALL' || name === 'NONE') {
+        if (negate) this.fail(t.line, `write NONE instead of !ALL and ALL instead of !NONE in DebugFlags`);
+        flags.clear();
+        if (name === 'ALL') for (const f of DEBUG_FLAG_NAMES) flags.add(f);
+        continue;
+      }
+      if (!DEBUG_FLAG_NAMES.includes(name)) {
+        this.fail(t.line, `unknown debug flag '${word}' (known: ${DEBUG_FLAG_NAMES.join(' ')} ALL NONE)`);
+      }
+      if (negate) flags.delete(name);
+      else flags.add(name);
+    }
+    if (negateNext) this.fail(this.lineOf(this.tokens[this.pos - 1]), `'!' at the end of DebugFlags names no flag`);
+    return flags;
+  }
+
+  /**
+   * Spread's rule: the first Allowed/Required directive switches the default NULL method off;
+   * later directives add to the lists.
+   */
+  private authMethods(key: Token, allowed: boolean): void {
+    const text = this.value(key);
+    const names = text.split(/\s+/).filter((s) => s.length > 0);
+    if (this.auth === undefined) this.auth = { allowed: [], required: [], line: key.line };
+    const list = allowed ? this.auth.allowed : this.auth.required;
+    for (const raw of names) {
+      if (raw.length > AUTH_METHOD_NAME_CHARS_MAX || !AUTH_NAME_PATTERN.test(raw)) {
+        this.fail(key.line, `${key.text}: '${raw}' is not a valid method name`);
+      }
+      const name = raw.toUpperCase();
+      if (!AUTH_METHODS_KNOWN.includes(name)) {
+        this.fail(key.line, `${key.text}: unknown authentication method '${raw}' (Ringcast implements ${AUTH_METHODS_KNOWN.join(', ')})`);
+      }
+      if (!list.includes(name)) list.push(name);
+    }
+    if (this.auth.required.length > AUTH_METHODS_MAX) {
+      this.fail(key.line, `at most ${AUTH_METHODS_MAX} methods can be required (a client's choice has ${AUTH_METHODS_MAX} slots)`);
+    }
+  }
+
+  // ---- segments ------------------------------------------------------------------------------
+
+  private segment(key: Token): void {
+    const addrTok = this.next();
+    if (addrTok?.kind !== 'word') {
+      this.fail(this.lineOf(addrTok), `expected the segment address (e.g. 192.168.1.255:4803) after Spread_Segment, found ${describeToken(addrTok)}`);
+    }
+    const { ip, port } = this.segmentAddress(addrTok);
+    if (this.segments.length >= SEGMENTS_MAX) this.fail(key.line, `too many Spread_Segment blocks (at most ${SEGMENTS_MAX})`);
+    const open = this.next();
+    if (open?.kind !== '{') this.fail(this.lineOf(open), `expected '{' after the Spread_Segment address, found ${describeToken(open)}`);
+    const seg: RawSegment = { ip, port, line: key.line, daemons: [] };
+    for (;;) {
+      const t = this.next();
+      if (t === undefined) this.fail(this.lastLine, `the Spread_Segment opened on line ${key.line} is missing its closing '}'`);
+      if (t.kind === '}') break;
+      if (t.kind !== 'word') this.fail(t.line, `expected a daemon (name and address) in the Spread_Segment, found ${describeToken(t)}`);
+      if (TOP_KEYWORDS.has(t.text.toLowerCase())) {
+        this.fail(t.line, `${t.text} inside a Spread_Segment: the Spread_Segment opened on line ${key.line} is missing its closing '}'`);
+      }
+      this.daemon(t, seg);
+    }
+    if (seg.daemons.length === 0) this.fail(key.line, `the Spread_Segment on line ${key.line} lists no daemons`);
+    this.segments.push(seg);
+  }
+
+  private segmentAddress(t: Token): { ip: IpAddress; port: number } {
+    const text = t.text;
+    let host: string;
+    let portText: string | undefined;
+    if (text.startsWith('[')) {
+      const close = text.indexOf(']');
+      if (close < 0) this.fail(t.line, `segment address '${text}' is missing its ']'`);
+      host = text.slice(1, close);
+      const rest = text.slice(close + 1);
+      if (rest !== '') {
+        if (!rest.startsWith(':')) this.fail(t.line, `segment address '${text}': expected ':port' after ']'`);
+        portText = rest.slice(1);
+      }
+    } else if ((text.match(/:/g) ?? []).length >= 2) {
+      host = text; // bare IPv6, default port
+    } else {
+      const colon = text.indexOf(':');
+      host = colon < 0 ? text : text.slice(0, colon);
+      portText = colon < 0 ? undefined : text.slice(colon + 1);
+    }
+    const ip = parseIp(host.includes(':') ? `[${host}]` : host);
+    if (ip === undefined) this.fail(t.line, `'${host}' is not an IPv4 or IPv6 address (segment addresses are written a.b.c.d:port or [v6]:port)`);
+    this.checkUsable(ip, t.line, 'segment address', false);
+    let port = DEFAULT_PORT;
+    if (portText !== undefined) {
+      if (!/^[0-9]{1,5}$/.test(portText)) this.fail(t.line, `segment port '${portText}' is not a number`);
+      port = Number(portText);
+      if (port < 1 || port > PORT_MAX) this.fail(t.line, `segment port ${port} is out of range (1 to ${PORT_MAX}; port + 1 is the token port)`);
+    }
+    return { ip, port };
+  }
+
+  private checkUsable(ip: IpAddress, line: number, what: string, unicast: boolean): void {
+    if (ip.family === 6 && isIPv4Mapped(ip.bytes)) this.fail(line, `${what} ${ip.text}: write IPv4 addresses in dotted form, not IPv4-mapped IPv6`);
+    if (isUnspecified(ip)) this.fail(line, `${what} ${ip.text} is the unspecified address`);
+    if (unicast && isMulticast(ip)) this.fail(line, `${what} ${ip.text} is a multicast address; a daemon needs its own unicast address`);
+    if (unicast && ip.family === 4 && ip.bytes.every((b) => b === 255)) this.fail(line, `${what} 255.255.255.255 is the broadcast address`);
+  }
+
+  private daemonAddress(t: Token, what: string): IpAddress {
+    const ip = parseIp(t.text);
+    if (ip !== undefined) return ip;
+    const colon = t.text.lastIndexOf(':');
+    if (colon > 0 && /^[0-9]+$/.test(t.text.slice(colon + 1)) && (parseIPv4(t.text.slice(0, colon)) !== undefined || t.text.startsWith('['))) {
+      this.fail(t.line, `${what} '${t.text}' carries a port: daemons use their segment's port`);
+    }
+    this.fail(t.line, `'${t.text}' is not an IPv4 or IPv6 address (${what})`);
+  }
+
+  private daemon(first: Token, seg: RawSegment): void {
+    let name: string;
+    let named: boolean;
+    let ip: IpAddress | undefined = parseIp(first.text);
+    if (ip !== undefined) {
+      name = ip.text;
+      named = false;
+      if (name.length > DAEMON_NAME_CHARS_MAX) {
+        this.fail(first.line, `the daemon ${ip.text} has no name and its address is longer than ${DAEMON_NAME_CHARS_MAX} characters: give it a name ('name ${ip.text}')`);
+      }
+    } else {
+      name = first.text;
+      named = true;
+      if (!NAME_PATTERN.test(name)) {
+        this.fail(first.line, `'${name}' is neither an IP address nor a valid daemon name (letters, digits, '_', '-', '.')`);
+      }
+      if (name.length > DAEMON_NAME_CHARS_MAX) {
+        this.fail(first.line, `daemon name '${name}' is longer than ${DAEMON_NAME_CHARS_MAX} characters`);
+      }
+      const at = this.next();
+      if (at?.kind !== 'word') this.fail(this.lineOf(at), `expected the IP address of daemon '${name}', found ${describeToken(at)}`);
+      ip = this.daemonAddress(at, `address of daemon '${name}'`);
+    }
+    this.checkUsable(ip, first.line, `address of daemon '${name}'`, true);
+    if (ip.family !== seg.ip.family) {
+      this.fail(first.line, `daemon '${name}' is IPv${ip.family} but its Spread_Segment (line ${seg.line}) is IPv${seg.ip.family}`);
+    }
+    const addrKey = `${ip.text} ${seg.port}`;
+    const sameAddr = this.byAddress.get(addrKey);
+    if (sameAddr !== undefined) {
+      this.fail(first.line, `daemon address ${ip.text} port ${seg.port} is configured twice (first on line ${sameAddr.line})`);
+    }
+    const sameName = this.byName.get(name);
+    if (sameName !== undefined) {
+      this.fail(first.line, `daemon name '${name}' is used twice (first on line ${sameName.line})${named ? '' : '; give the daemons distinct names'}`);
+    }
+    if (this.daemonCount >= DAEMONS_MAX) this.fail(first.line, `too many daemons (at most ${DAEMONS_MAX})`);
+    const d: RawDaemon = { name, named, ip, line: first.line, interfaces: [] };
+    if (this.peek()?.kind === '{') d.interfaces = this.interfaces(d);
+    this.byAddress.set(addrKey, d);
+    this.byName.set(name, d);
+    seg.daemons.push(d);
+    this.daemonCount++;
+  }
+
+  private interfaces(d: RawDaemon): DaemonInterface[] {
+    const open = this.next() as Token;
+    const out: DaemonInterface[] = [];
+    for (;;) {
+      let t = this.next();
+      if (t === undefined) this.fail(this.lastLine, `the interface block of daemon '${d.name}' opened on line ${open.line} is missing its closing '}'`);
+      if (t.kind === '}') break;
+      if (t.kind !== 'word') this.fail(t.line, `expected an interface (D, C or M and an address) for daemon '${d.name}', found ${describeToken(t)}`);
+      let kinds: Set<InterfaceKind>;
+      if (INTERFACE_KINDS_PATTERN.test(t.text)) {
+        kinds = new Set();
+        for (const ch of t.text.toUpperCase()) {
+          const k = ch as InterfaceKind;
+          if (kinds.has(k)) this.fail(t.line, `interface type '${k}' repeated in '${t.text}'`);
+          kinds.add(k);
+        }
+        const at = this.next();
+        if (at?.kind !== 'word') this.fail(this.lineOf(at), `expected an address after interface type '${t.text}', found ${describeToken(at)}`);
+        t = at;
+      } else {
+        kinds = new Set<InterfaceKind>(['D', 'C', 'M']);
+      }
+      const ip = this.daemonAddress(t, `interface of daemon '${d.name}'`);
+      this.checkUsable(ip, t.line, `interface of daemon '${d.name}'`, true);
+      if (out.some((i) => i.address === ip.text)) this.fail(t.line, `interface ${ip.text} is listed twice for daemon '${d.name}'; combine the types (e.g. 'DC ${ip.text}')`);
+      if (out.length >= DAEMON_INTERFACES_MAX) this.fail(t.line, `too many interfaces for daemon '${d.name}' (at most ${DAEMON_INTERFACES_MAX})`);
+      out.push({ address: ip.text, kinds });
+    }
+    if (out.length === 0) this.fail(open.line, `the interface block of daemon '${d.name}' is empty; leave the block out to use every interface`);
+    return out;
+  }
+
+  // ---- whole-file checks -----------------------------------------------------------------------
+
+  private finish(): RingcastConfig {
+    if (this.daemonCount === 0) {
+      this.fail(this.lastLine, 'no daemons configured: add a Spread_Segment block listing at least one daemon, e.g. Spread_Segment 127.0.0.1:4803 { localhost 127.0.0.1 }');
+    }
+    const o = this.opts;
+    const raw = this.segments.flatMap((s) => s.daemons);
+    const ids = this.daemonIds(raw);
+
+    const segments: SegmentEntry[] = [];
+    const daemons: DaemonEntry[] = [];
+    this.segments.forEach((s, si) => {
+      const seg: SegmentEntry = { address: s.ip.text, port: s.port, family: s.ip.family, daemons: [] };
+      for (const r of s.daemons) {
+        const d: DaemonEntry = {
+          name: r.name,
+          id: ids[daemons.length] as DaemonId,
+          address: r.ip.text,
+          family: r.ip.family,
+          port: s.port,
+          segment: si,
+          index: daemons.length,
+          interfaces: r.interfaces,
+        };
+        seg.daemons.push(d);
+        daemons.push(d);
+      }
+      segments.push(seg);
+    });
+
+    const wideAreaNetwork = o.wideAreaNetwork?.value ?? segments.length > 1;
+    const window = o.window?.value ?? WINDOW_DEFAULT;
+    const personalWindow = o.personalWindow?.value ?? Math.min(PERSONAL_WINDOW_DEFAULT, window);
+    if (personalWindow > window) {
+      this.fail(o.personalWindow?.line ?? this.lastLine, `PersonalWindow (${personalWindow}) must not exceed Window (${window})`);
+    }
+    const acceleratedWindow = o.acceleratedWindow?.value ?? Math.min(ACCELERATED_WINDOW_DEFAULT, personalWindow);
+    if (acceleratedWindow > personalWindow) {
+      this.fail(o.acceleratedWindow?.line ?? this.lastLine, `AcceleratedWindow (${acceleratedWindow}) must not exceed PersonalWindow (${personalWindow})`);
+    }
+
+    const cryptoMode = o.cryptoMode?.value ?? 'none';
+    if (cryptoMode !== 'none' && o.clusterKeyFile === undefined) {
+      this.fail(o.cryptoMode?.line ?? this.lastLine, `Crypto = ${cryptoMode} needs ClusterKeyFile = <path of the cluster key>`);
+    }
+
+    const unixSocketPath = this.socketPath(daemons);
+
+    return {
+      file: this.file,
+      segments,
+      daemons,
+      debugFlags: o.debugFlags?.value ?? new Set(DEBUG_FLAGS_DEFAULT),
+      eventPriority: o.eventPriority?.value ?? EVENT_PRIORITY_DEFAULT,
+      eventLogFile: o.eventLogFile?.value,
+      eventTimeStamp: o.eventTimeStamp?.value,
+      dangerousMonitor: o.dangerousMonitor?.value ?? false,
+      socketPortReuse: o.socketPortReuse?.value ?? 'AUTO',
+      runtimeDir: o.runtimeDir?.value ?? RUNTIME_DIR_DEFAULT,
+      daemonUser: o.daemonUser?.value ?? DAEMON_USER_DEFAULT,
+      daemonGroup: o.daemonGroup?.value ?? DAEMON_GROUP_DEFAULT,
+      maxSessionMessages: o.maxSessionMessages?.value ?? MAX_SESSION_MESSAGES_DEFAULT,
+      window,
+      personalWindow,
+      acceleratedRing: o.acceleratedRing?.value ?? !wideAreaNetwork,
+      acceleratedWindow,
+      wideAreaNetwork,
+      timeouts: this.membershipTimeouts(wideAreaNetwork),
+      allowedAuthMethods: this.auth === undefined ? ['NULL'] : [...this.auth.allowed],
+      requiredAuthMethods: this.auth === undefined ? [] : [...this.auth.required],
+      accessControlPolicy: o.accessControlPolicy?.value ?? 'PERMIT',
+      packetBytesMax:
+        o.packetBytesMax?.value ?? (segments.some((s) => s.family === 6) ? PACKET_BYTES_DEFAULT_IPV6 : PACKET_BYTES_DEFAULT_IPV4),
+      unixSocketPath,
+      cryptoMode,
+      clusterKeyFile: o.clusterKeyFile?.value,
+      accessIpFile: o.accessIpFile?.value,
+      hash: configurationHash(segments),
+    };
+  }
+
+  /**
+   * Spread's proc_id when every daemon has its own IPv4 address; otherwise a hash of the name,
+   * which is unique because names are.
+   */
+  private daemonIds(raw: readonly RawDaemon[]): DaemonId[] {
+    const addresses = new Set(raw.map((d) => d.ip.text));
+    const byAddress = raw.every((d) => d.ip.family === 4) && addresses.size === raw.length;
+    const ids: DaemonId[] = [];
+    const owner = new Map<DaemonId, RawDaemon>();
+    for (const d of raw) {
+      const id = byAddress ? ipv4ToU32(d.ip.bytes) : daemonIdFromName(d.name);
+      const other = owner.get(id);
+      if (other !== undefined) {
+        this.fail(d.line, `daemon '${d.name}' gets the same id as daemon '${other.name}' (line ${other.line}); rename one of them`);
+      }
+      if (id === 0) this.fail(d.line, `daemon '${d.name}' gets the reserved id 0; rename it`);
+      owner.set(id, d);
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  /** Spread enforces all nine timeouts or none; so does Ringcast. */
+  private membershipTimeouts(wideAreaNetwork: boolean): MembershipTimeouts {
+    if (this.timeouts.size === 0) return { ...(wideAreaNetwork ? WAN_TIMEOUTS : LAN_TIMEOUTS) };
+    const missing = TIMEOUT_KEYWORDS.filter(([, field]) => !this.timeouts.has(field)).map(([kw]) => kw);
+    if (missing.length > 0) {
+      const firstLine = Math.min(...[...this.timeouts.values()].map((s) => s.line));
+      this.fail(firstLine, `membership timeouts must be set all nine or none; missing ${missing.join(', ')}`);
+    }
+    const t = {} as MembershipTimeouts;
+    for (const [, field] of TIMEOUT_KEYWORDS) t[field] = (this.timeouts.get(field) as Setting<number>).value;
+    return t;
+  }
+
+  /**
+   * Spread's client socket is /tmp/<port>. Daemons with loopback addresses and a common port run
+   * on one host, where that path would clash, so the default then carries the daemon name too.
+   */
+  private socketPath(daemons: readonly DaemonEntry[]): string {
+    const local = daemons.filter((d) => {
+      const ip = parseIp(d.address);
+      return ip !== undefined && isLoopback(ip);
+    });
+    const sharedPort = local.some((a, i) => local.some((b, j) => j > i && a.port === b.port));
+    const setting = this.opts.unixSocketPath;
+    const template = setting?.value ?? (sharedPort ? UNIX_SOCKET_PATH_SHARED_PORT_DEFAULT : UNIX_SOCKET_PATH_DEFAULT);
+    const line = setting?.line ?? this.lastLine;
+    const seen = new Map<string, DaemonEntry>();
+    const encoder = new TextEncoder();
+    for (const d of daemons) {
+      const path = expandSocketPath(template, d.port, d.name);
+      if (encoder.encode(path).length > UNIX_SOCKET_PATH_BYTES_MAX) {
+        this.fail(line, `UnixSocketPath for daemon '${d.name}' is '${path}', longer than ${UNIX_SOCKET_PATH_BYTES_MAX} bytes`);
+      }
+      if (local.includes(d)) {
+        const clash = seen.get(path);
+        if (clash !== undefined) {
+          this.fail(line, `UnixSocketPath gives daemons '${clash.name}' and '${d.name}', which run on one host, the same socket '${path}'; include %n`);
+        }
+        seen.set(path, d);
+      }
+    }
+    return template;
+  }
+}
+
+/** Parse a configuration text; `file` names it in error messages. Throws ConfigError. */
+export function parseConfig(text: string, file: string): RingcastConfig {
+  if (text.length > CONFIG_TEXT_CHARS_MAX) {
+    throw new ConfigError(file, 0, `the configuration is larger than ${CONFIG_TEXT_CHARS_MAX} characters`);
+  }
+  const tokens = tokenize(text, file);
+  let lastLine = 1;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) lastLine++;
+  if (text.endsWith('\n') && lastLine > 1) lastLine--;
+  return new Parser(tokens, file, lastLine).parse();
+}
+
+const DEFAULT_TEXT = 'Spread_Segment 127.0.0.1:4803 {\n  localhost 127.0.0.1\n}\n';
+
+/** One segment 127.0.0.1:4803 with one daemon `localhost 127.0.0.1`; every option at its default. */
+export function defaultConfig(): RingcastConfig {
+  return { ...parseConfig(DEFAULT_TEXT, 'built-in default configuration'), file: undefined };
+}

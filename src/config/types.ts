@@ -1,0 +1,99 @@
+/**
+ * The shape of a parsed configuration. Importing this module pulls in nothing but types, so the
+ * sans-IO cores can depend on it freely.
+ */
+import type { DaemonId } from '../util/ids.js';
+
+export type InterfaceKind = 'D' | 'C' | 'M';
+
+export interface DaemonInterface {
+  /** Canonical address text. */
+  address: string;
+  /** D: daemon (UDP) traffic, C: client TCP listener, M: monitor. An untyped line means all three. */
+  kinds: Set<InterfaceKind>;
+}
+
+export interface DaemonEntry {
+  /** The configured name or, if absent, the address text; at most 19 characters (MAX_PROC_NAME 20 with the NUL). */
+  name: string;
+  id: DaemonId;
+  /** IPv4 or IPv6 text, canonical (dotted quad / RFC 5952). */
+  address: string;
+  family: 4 | 6;
+  /** The segment's port: UDP data port and client TCP port; the token port is port + 1. */
+  port: number;
+  /** Index of its Spread_Segment in `RingcastConfig.segments`. */
+  segment: number;
+  /** Position in the configuration, counted across all segments in order of appearance. */
+  index: number;
+  /** From an optional `{ D a  C b  M c }` block; empty means every interface. */
+  interfaces: DaemonInterface[];
+}
+
+export interface SegmentEntry {
+  /** Broadcast or multicast address of the segment, canonical text. */
+  address: string;
+  port: number;
+  family: 4 | 6;
+  daemons: DaemonEntry[];
+}
+
+/** Spread's nine membership timeouts, in milliseconds. */
+export interface MembershipTimeouts {
+  tokenMs: number;
+  hurryMs: number;
+  aliveMs: number;
+  joinMs: number;
+  repMs: number;
+  segMs: number;
+  gatherMs: number;
+  formMs: number;
+  lookupMs: number;
+}
+
+export type CryptoMode = 'none' | 'integrity' | 'encrypt';
+export type EventPriority = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL' | 'FATAL';
+export type SocketPortReuse = 'AUTO' | 'ON' | 'OFF';
+
+export interface RingcastConfig {
+  /** The file it came from; undefined for the built-in default. */
+  file: string | undefined;
+  segments: SegmentEntry[];
+  /** Every daemon, in configuration order (`daemons[i].index === i`). */
+  daemons: DaemonEntry[];
+  /** Upper-case flag names after `!` negation and ALL/NONE expansion. */
+  debugFlags: ReadonlySet<string>;
+  eventPriority: EventPriority;
+  /** Raw value; `%h` is expanded by expandEventLogFile. Undefined: log to standard output. */
+  eventLogFile: string | undefined;
+  /** Undefined: no time stamps. "": the default format. Otherwise a strftime-style format. */
+  eventTimeStamp: string | undefined;
+  dangerousMonitor: boolean;
+  socketPortReuse: SocketPortReuse;
+  runtimeDir: string;
+  daemonUser: string;
+  daemonGroup: string;
+  /** Per-session outbound queue limit (slow-consumer threshold). */
+  maxSessionMessages: number;
+  window: number;
+  personalWindow: number;
+  acceleratedRing: boolean;
+  acceleratedWindow: number;
+  wideAreaNetwork: boolean;
+  timeouts: MembershipTimeouts;
+  /** Enabled methods, upper case, in the order they were listed. */
+  allowedAuthMethods: string[];
+  /** Methods always run whatever the client picked. */
+  requiredAuthMethods: string[];
+  accessControlPolicy: string;
+  /** Largest UDP payload a daemon sends (`MaxPacketBytes`). */
+  packetBytesMax: number;
+  /** Template of the client Unix socket path: `%p` port, `%n` daemon name, `%%` a percent sign. */
+  unixSocketPath: string;
+  cryptoMode: CryptoMode;
+  clusterKeyFile: string | undefined;
+  /** `AccessIpFile`; undefined: search `spread.access_ip` in the working directory, then /etc/. */
+  accessIpFile: string | undefined;
+  /** u32 hash of the segment and daemon sections only; equal on every daemon of one ring. */
+  hash: number;
+}
