@@ -1,0 +1,109 @@
+/**
+ * Running seeds: options from a seed and a few user knobs, one checked run, a sweep over a seed
+ * range. What the `ringcast sim` command and the sweep tests call.
+ */
+import { checkHistory, type CheckOptions, type CheckResult, type PropertyName } from './checker.js';
+import { Prng } from './prng.js';
+import { defaultSimOptions, Simulation, type EngineFactory, type SimOptions, type SimRun } from './simulator.js';
+
+/** User-level knobs. Any left undefined is drawn from the seed, so a sweep covers many mixes. */
+export interface SimSpec {
+  daemons?: number;
+  steps?: number;
+  /** Base packet loss during the faulty phase, 0..0.2 in the sweeps (bursts go higher). */
+  lossRate?: number;
+  partitions?: boolean;
+  crashes?: boolean;
+  /** Loss bursts; default: on when lossRate > 0. */
+  lossBursts?: boolean;
+  /** Client messages per second per daemon. */
+  messagesPerSecond?: number;
+  /** Anything else, applied last. */
+  overrides?: Partial<SimOptions>;
+}
+
+export const LOSS_RATE_MAX = 0.2;
+
+export function buildOptions(seed: number, spec: SimSpec, engineFactory: EngineFactory): SimOptions {
+  const mix = new Prng(seed).fork('mix');
+  const base = defaultSimOptions(seed, engineFactory);
+  const daemons = spec.daemons ?? mix.range(3, 6);
+  const lossRate = spec.lossRate ?? mix.pick([0, 0, 0.01, 0.05, 0.1, 0.2]);
+  const partitions = spec.partitions ?? mix.chance(0.7);
+  const crashes = spec.crashes ?? mix.chance(0.6);
+  const lossBursts = spec.lossBursts ?? lossRate > 0;
+  const steps = spec.steps ?? mix.range(3, 7);
+  const o: SimOptions = {
+    ...base,
+    daemons,
+    steps,
+    faults: { partitions, crashes, lossBursts },
+    network: { ...base.network, lossRate },
+    clients: { ...base.clients, messagesPerSecond: spec.messagesPerSecond ?? base.clients.messagesPerSecond },
+    ...spec.overrides,
+  };
+  return o;
+}
+
+export interface SeedResult {
+  run: SimRun;
+  check: CheckResult;
+}
+
+export function runSeed(seed: number, spec: SimSpec, engineFactory: EngineFactory, check?: CheckOptions): SeedResult {
+  const run = new Simulation(buildOptions(seed, spec, engineFactory)).run();
+  return { run, check: checkHistory(run.history, check) };
+}
+
+/** Parse `A..B` (inclusive) or a single seed. */
+export function parseSeedRange(text: string): { from: number; to: number } | undefined {
+  const m = /^\s*(\d+)\s*(?:\.\.\s*(\d+))?\s*$/.exec(text);
+  if (m === null) return undefined;
+  const from = Number(m[1]);
+  const to = m[2] === undefined ? from : Number(m[2]);
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || to < from || to > 0xffffffff) return undefined;
+  return { from, to };
+}
+
+export interface SweepFailure {
+  seed: number;
+  violated: PropertyName[];
+  /** First violation's description. */
+  first: string;
+}
+
+export interface SweepSummary {
+  seeds: number;
+  failures: SweepFailure[];
+  settled: number;
+  messages: number;
+  deliveries: number;
+  configurations: number;
+  events: number;
+  simulatedMs: number;
+}
+
+export function sweep(
+  from: number,
+  to: number,
+  spec: SimSpec,
+  engineFactory: EngineFactory,
+  o: { check?: CheckOptions; onResult?: (seed: number, r: SeedResult) => void } = {},
+): SweepSummary {
+  const summary: SweepSummary = { seeds: 0, failures: [], settled: 0, messages: 0, deliveries: 0, configurations: 0, events: 0, simulatedMs: 0 };
+  for (let seed = from; seed <= to; seed++) {
+    const r = runSeed(seed, spec, engineFactory, o.check);
+    summary.seeds++;
+    if (r.run.history.quiescent) summary.settled++;
+    summary.messages += r.check.stats.submitted;
+    summary.deliveries += r.check.stats.deliveries;
+    summary.configurations += r.check.stats.configurations;
+    summary.events += r.run.eventsProcessed;
+    summary.simulatedMs += r.run.history.endAtMs;
+    if (!r.check.ok) {
+      summary.failures.push({ seed, violated: r.check.violated, first: r.check.violations[0]?.description ?? '' });
+    }
+    o.onResult?.(seed, r);
+  }
+  return summary;
+}

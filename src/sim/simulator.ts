@@ -1,0 +1,732 @@
+/**
+ * The deterministic simulator: N daemons' Totem engines on a simulated clock and network, with
+ * seeded faults and simulated clients, recording a History for the EVS checker.
+ *
+ * Everything random comes from one seed through independent forked streams (network, clients,
+ * faults, each engine incarnation), and simultaneous events run in the order they were
+ * scheduled, so a seed replays byte for byte (see `logHash`).
+ */
+import type { TotemEngine, TotemOptions, TotemTimeouts, RingEvent } from '../ring/types.js';
+import type { DaemonId } from '../util/ids.js';
+import { ringIdEquals } from '../util/ids.js';
+import { Service, type ServiceLevel } from '../util/service.js';
+import { EventQueue } from './event-queue.js';
+import { describeFault, generateSchedule, type FaultAction, type FaultMix } from './faults.js';
+import { LogDigest } from './hash.js';
+import type { ConfigEvent, FaultRecord, History, IncarnationHistory } from './history.js';
+import { decodePayload, encodePayload, messageId, type MessageKey } from './payload.js';
+import { Prng } from './prng.js';
+
+export type EngineFactory = (opts: TotemOptions) => TotemEngine;
+
+export interface ClientOptions {
+  /** Streams (sessions) per daemon. */
+  streams: number;
+  /** Mean submissions per second per daemon during the faulty phase. */
+  messagesPerSecond: number;
+  /** Largest message body; a few messages are this big, to exercise fragmentation. */
+  bodyBytesMax: number;
+  /** Services the clients use, drawn uniformly. */
+  services: readonly ServiceLevel[];
+}
+
+export interface NetworkOptions {
+  /** One-way delay range in ms; the spread between them reorders packets. */
+  delayMinMs: number;
+  delayMaxMs: number;
+  /** Base loss probability per packet and receiver during the faulty phase, 0..1. */
+  lossRate: number;
+  /** Probability that a packet is delivered twice. */
+  duplicationRate: number;
+}
+
+export interface SimOptions {
+  seed: number;
+  /** Number of daemons, 1..64 (the sweeps use 3..12). */
+  daemons: number;
+  /** Number of fault steps in the faulty phase. */
+  steps: number;
+  faults: FaultMix;
+  /** Time between fault steps, ms. */
+  stepMs: readonly [number, number];
+  network: NetworkOptions;
+  clients: ClientOptions;
+  timeouts: TotemTimeouts;
+  windowPacketsMax: number;
+  personalWindowPacketsMax: number;
+  packetBytesMax: number;
+  pendingMessagesMax: number;
+  /** After the heal, every running daemon must be in one full regular configuration within this. */
+  livenessBoundMs: number;
+  /** Stop the run this long after the heal even if it has not settled. */
+  settleMaxMs: number;
+  /** Hard bound on processed events, against runaway engines. */
+  eventsMax: number;
+  engineFactory: EngineFactory;
+  /** Replace the drawn fault schedule (replay, shrinking). */
+  schedule?: FaultAction[];
+  /** Keep every packet event in the text log too (large; for debugging). */
+  logPackets: boolean;
+}
+
+export const DEFAULT_TIMEOUTS: TotemTimeouts = {
+  tokenLossMs: 200,
+  tokenRetransmitMs: 40,
+  joinMs: 40,
+  consensusMs: 300,
+  formMs: 300,
+  mergeDetectMs: 200,
+};
+
+export const DEFAULT_SERVICES: readonly ServiceLevel[] = [
+  Service.UNRELIABLE,
+  Service.RELIABLE,
+  Service.FIFO,
+  Service.CAUSAL,
+  Service.AGREED,
+  Service.SAFE,
+];
+
+export function defaultSimOptions(seed: number, engineFactory: EngineFactory): SimOptions {
+  return {
+    seed,
+    daemons: 5,
+    steps: 6,
+    faults: { partitions: true, crashes: true, lossBursts: true },
+    stepMs: [100, 500],
+    network: { delayMinMs: 1, delayMaxMs: 4, lossRate: 0.05, duplicationRate: 0.01 },
+    clients: { streams: 3, messagesPerSecond: 40, bodyBytesMax: 4000, services: DEFAULT_SERVICES },
+    timeouts: { ...DEFAULT_TIMEOUTS },
+    windowPacketsMax: 160,
+    personalWindowPacketsMax: 20,
+    packetBytesMax: 1200,
+    pendingMessagesMax: 32,
+    livenessBoundMs: 8000,
+    settleMaxMs: 10000,
+    eventsMax: 2_000_000,
+    engineFactory,
+    logPackets: false,
+  };
+}
+
+/** One line of the run's log: what happened, when, to whom. */
+export interface LogEntry {
+  atMs: number;
+  /** Daemon concerned, if one. */
+  daemon?: DaemonId;
+  kind: 'fault' | 'phase' | 'config' | 'deliver' | 'submit' | 'packet' | 'error';
+  text: string;
+  /** Message ids this line concerns. */
+  messages?: string[];
+}
+
+export interface SimRun {
+  seed: number;
+  options: SimOptions;
+  schedule: FaultAction[];
+  history: History;
+  log: LogEntry[];
+  /** Digest of every event of the run, packets and timers included. */
+  logHash: string;
+  eventsProcessed: number;
+  packets: { sent: number; delivered: number; dropped: number };
+  /** Display names of the daemons (`d0`..), by id. */
+  names: ReadonlyMap<DaemonId, string>;
+}
+
+type SimEvent =
+  | { kind: 'packet'; from: number; to: number; bytes: Uint8Array }
+  | { kind: 'timer'; slot: number; gen: number }
+  | { kind: 'client'; slot: number; incarnation: number }
+  | { kind: 'fault'; action: FaultAction }
+  | { kind: 'start'; slot: number }
+  | { kind: 'lossBurstEnd'; burst: number }
+  | { kind: 'heal' }
+  | { kind: 'check' };
+
+interface Slot {
+  index: number;
+  id: DaemonId;
+  engine: TotemEngine | undefined;
+  incarnation: number;
+  hist: IncarnationHistory | undefined;
+  timerGen: number;
+  timerAtMs: number | undefined;
+  /** Timer firings at the current ms, against engines that never let time pass. */
+  spinAtMs: number;
+  spinCount: number;
+  counters: number[];
+  /** A message the engine refused (back-pressure), retried before any new one. */
+  blocked: { key: MessageKey; service: ServiceLevel; payload: Uint8Array } | undefined;
+  deliveredCount: number;
+  /** Reliable messages this incarnation submitted and has not yet delivered to itself. */
+  awaitingSelf: Set<string>;
+  lastConfig: ConfigEvent | undefined;
+  deliveredInConfig: number;
+}
+
+class EngineFailure extends Error {}
+
+/** Distinct daemon ids drawn from the seed: large, unordered with respect to configuration order. */
+function drawDaemonIds(prng: Prng, n: number): DaemonId[] {
+  const ids: DaemonId[] = [];
+  while (ids.length < n) {
+    const id = (0x01000000 + (prng.nextU32() % 0xfe000000)) >>> 0;
+    if (!ids.includes(id)) ids.push(id);
+  }
+  return ids;
+}
+
+export class Simulation {
+  readonly options: SimOptions;
+  private readonly queue: EventQueue<SimEvent>;
+  private readonly slots: Slot[];
+  private readonly ids: DaemonId[];
+  private readonly names = new Map<DaemonId, string>();
+  private readonly netRng: Prng;
+  private readonly clientRng: Prng;
+  private readonly root: Prng;
+  private readonly digest = new LogDigest();
+  private readonly log: LogEntry[] = [];
+  private readonly incarnations: IncarnationHistory[] = [];
+  private readonly faultRecords: FaultRecord[] = [];
+  private readonly engineErrors: History['engineErrors'] = [];
+  private readonly schedule: FaultAction[];
+  private readonly healAtMs: number;
+  private component: number[];
+  private bursts = new Map<number, number>();
+  private burstCounter = 0;
+  private now = 0;
+  private healed = false;
+  private finished = false;
+  private quiescent = false;
+  private aborted: string | undefined;
+  private eventsProcessed = 0;
+  private packets = { sent: 0, delivered: 0, dropped: 0 };
+
+  constructor(options: SimOptions) {
+    if (!Number.isInteger(options.daemons) || options.daemons < 1 || options.daemons > 64) {
+      throw new RangeError(`daemons must be 1..64, got ${options.daemons}`);
+    }
+    if (!(options.network.lossRate >= 0 && options.network.lossRate < 1)) {
+      throw new RangeError(`loss rate must be in [0, 1), got ${options.network.lossRate}`);
+    }
+    if (options.network.delayMinMs < 0 || options.network.delayMaxMs < options.network.delayMinMs) {
+      throw new RangeError('network delay range is empty or negative');
+    }
+    this.options = options;
+    this.queue = new EventQueue<SimEvent>(options.eventsMax);
+    this.root = new Prng(options.seed);
+    this.netRng = this.root.fork('network');
+    this.clientRng = this.root.fork('clients');
+    this.ids = drawDaemonIds(this.root.fork('ids'), options.daemons);
+    this.ids.forEach((id, i) => this.names.set(id, `d${i}`));
+    this.component = new Array<number>(options.daemons).fill(0);
+    this.slots = this.ids.map((id, index) => ({
+      index,
+      id,
+      engine: undefined,
+      incarnation: 0,
+      hist: undefined,
+      timerGen: 0,
+      timerAtMs: undefined,
+      spinAtMs: -1,
+      spinCount: 0,
+      counters: [],
+      blocked: undefined,
+      deliveredCount: 0,
+      awaitingSelf: new Set(),
+      lastConfig: undefined,
+      deliveredInConfig: 0,
+    }));
+    const drawn = generateSchedule(this.root.fork('faults'), {
+      daemons: options.daemons,
+      steps: options.steps,
+      firstFaultMs: [20, 400],
+      stepMs: options.stepMs,
+      mix: options.faults,
+    });
+    this.schedule = options.schedule ? options.schedule.map((a) => ({ ...a })) : drawn.actions;
+    const lastFault = this.schedule.reduce((m, a) => Math.max(m, a.atMs + (a.kind === 'lossBurst' ? a.durationMs : 0)), 0);
+    this.healAtMs = Math.max(drawn.healAtMs, lastFault + 1);
+  }
+
+  get daemonIds(): readonly DaemonId[] {
+    return this.ids;
+  }
+
+  nameOf(id: DaemonId): string {
+    return this.names.get(id) ?? `${id >>> 0}`;
+  }
+
+  /** Run to the end (settled, or a bound) and return the record. */
+  run(): SimRun {
+    const startRng = this.root.fork('starts');
+    for (const slot of this.slots) this.queue.push(startRng.range(0, 30), { kind: 'start', slot: slot.index });
+    for (const action of this.schedule) this.queue.push(action.atMs, { kind: 'fault', action });
+    this.queue.push(this.healAtMs, { kind: 'heal' });
+    const endBoundMs = this.healAtMs + this.options.settleMaxMs;
+    while (!this.finished) {
+      const next = this.queue.pop();
+      if (next === undefined) break;
+      if (next.atMs > endBoundMs) {
+        this.now = endBoundMs;
+        break;
+      }
+      this.now = next.atMs;
+      this.eventsProcessed++;
+      if (this.eventsProcessed > this.options.eventsMax) {
+        this.abort(`event bound of ${this.options.eventsMax} reached at ${this.now} ms`);
+        break;
+      }
+      try {
+        this.dispatch(next.item);
+      } catch (e) {
+        if (e instanceof EngineFailure) break;
+        throw e;
+      }
+    }
+    return this.result();
+  }
+
+  private result(): SimRun {
+    const history: History = {
+      daemons: this.ids,
+      incarnations: this.incarnations,
+      faults: this.faultRecords,
+      engineErrors: this.engineErrors,
+      endAtMs: this.now,
+      quiescent: this.quiescent,
+      livenessBoundMs: this.options.livenessBoundMs,
+    };
+    if (this.healed && this.aborted === undefined) history.healAtMs = this.healAtMs;
+    if (this.aborted !== undefined) history.aborted = this.aborted;
+    return {
+      seed: this.options.seed,
+      options: this.options,
+      schedule: this.schedule,
+      history,
+      log: this.log,
+      logHash: this.digest.hex(),
+      eventsProcessed: this.eventsProcessed,
+      packets: { ...this.packets },
+      names: this.names,
+    };
+  }
+
+  private abort(reason: string): void {
+    this.aborted = reason;
+    this.finished = true;
+    this.note({ atMs: this.now, kind: 'error', text: reason });
+  }
+
+  private note(e: LogEntry): void {
+    this.log.push(e);
+    this.digest.addString(`${e.atMs}|${e.daemon ?? ''}|${e.kind}|${e.text}`);
+  }
+
+  private dispatch(ev: SimEvent): void {
+    switch (ev.kind) {
+      case 'packet':
+        this.deliverPacket(ev.from, ev.to, ev.bytes);
+        break;
+      case 'timer': {
+        const slot = this.slots[ev.slot]!;
+        if (slot.engine === undefined || ev.gen !== slot.timerGen) return;
+        slot.timerAtMs = undefined;
+        if (slot.spinAtMs === this.now) {
+          if (++slot.spinCount > 10_000) this.engineError(slot, `handleTimeout asked to run again at ${this.now} ms more than 10000 times`);
+        } else {
+          slot.spinAtMs = this.now;
+          slot.spinCount = 0;
+        }
+        this.digest.addString(`t${this.now}:${ev.slot}`);
+        this.call(slot, (e) => e.handleTimeout(this.now));
+        break;
+      }
+      case 'client':
+        this.clientTick(ev.slot, ev.incarnation);
+        break;
+      case 'fault':
+        this.applyFault(ev.action);
+        break;
+      case 'start':
+        this.startDaemon(this.slots[ev.slot]!);
+        break;
+      case 'lossBurstEnd':
+        this.bursts.delete(ev.burst);
+        break;
+      case 'heal':
+        this.heal();
+        break;
+      case 'check':
+        this.checkSettled();
+        break;
+    }
+  }
+
+  // ---- Daemons ------------------------------------------------------------------------------
+
+  private startDaemon(slot: Slot): void {
+    if (slot.engine !== undefined) return;
+    slot.incarnation++;
+    const rng = this.root.fork(`engine:${slot.index}:${slot.incarnation}`);
+    const opts: TotemOptions = {
+      self: slot.id,
+      incarnation: slot.incarnation,
+      configured: this.ids,
+      timeouts: { ...this.options.timeouts },
+      windowPacketsMax: this.options.windowPacketsMax,
+      personalWindowPacketsMax: this.options.personalWindowPacketsMax,
+      packetBytesMax: this.options.packetBytesMax,
+      pendingMessagesMax: this.options.pendingMessagesMax,
+      random: rng.asRandom(),
+    };
+    const hist: IncarnationHistory = { daemon: slot.id, incarnation: slot.incarnation, startedAtMs: this.now, events: [] };
+    this.incarnations.push(hist);
+    slot.hist = hist;
+    slot.timerGen++;
+    slot.timerAtMs = undefined;
+    slot.counters = new Array<number>(this.options.clients.streams).fill(0);
+    slot.blocked = undefined;
+    slot.deliveredCount = 0;
+    slot.awaitingSelf = new Set();
+    slot.lastConfig = undefined;
+    slot.deliveredInConfig = 0;
+    this.note({ atMs: this.now, daemon: slot.id, kind: 'phase', text: `${this.nameOf(slot.id)} starts, incarnation ${slot.incarnation}` });
+    let engine: TotemEngine;
+    try {
+      engine = this.options.engineFactory(opts);
+    } catch (e) {
+      this.engineError(slot, `constructor: ${errorText(e)}`);
+      return;
+    }
+    slot.engine = engine;
+    this.call(slot, (e) => e.start(this.now));
+    if (!this.healed) this.scheduleClient(slot);
+  }
+
+  private stopDaemon(slot: Slot, how: 'crash' | 'leave'): void {
+    if (slot.engine === undefined || slot.hist === undefined) return;
+    if (how === 'leave') this.call(slot, (e) => e.leave(this.now));
+    slot.engine = undefined;
+    slot.timerGen++;
+    slot.hist.endedAtMs = this.now;
+    slot.hist.end = how;
+  }
+
+  /** Run one engine input, then drain its outputs; an exception ends the run as an engine error. */
+  private call(slot: Slot, input: (e: TotemEngine) => void): void {
+    const engine = slot.engine;
+    if (engine === undefined) return;
+    try {
+      input(engine);
+      this.drain(slot, engine);
+    } catch (e) {
+      if (e instanceof EngineFailure) throw e;
+      this.engineError(slot, errorText(e));
+    }
+  }
+
+  private engineError(slot: Slot, message: string): never {
+    this.engineErrors.push({ atMs: this.now, daemon: slot.id, incarnation: slot.incarnation, message });
+    this.abort(`engine of ${this.nameOf(slot.id)}#${slot.incarnation} failed: ${message}`);
+    throw new EngineFailure(message);
+  }
+
+  private drain(slot: Slot, engine: TotemEngine): void {
+    for (let tx = engine.pollTransmit(); tx !== undefined; tx = engine.pollTransmit()) {
+      this.transmit(slot, engine, tx.to, tx.bytes);
+    }
+    for (let ev = engine.pollEvent(); ev !== undefined; ev = engine.pollEvent()) {
+      this.record(slot, ev);
+    }
+    // Recording may not make the engine produce more, but a leave() or delivery may have.
+    for (let tx = engine.pollTransmit(); tx !== undefined; tx = engine.pollTransmit()) {
+      this.transmit(slot, engine, tx.to, tx.bytes);
+    }
+    const deadline = engine.pollTimeout();
+    if (deadline !== undefined && !Number.isFinite(deadline)) {
+      this.engineError(slot, `pollTimeout returned ${deadline}`);
+    }
+    if (deadline !== slot.timerAtMs) {
+      slot.timerGen++;
+      slot.timerAtMs = deadline;
+      if (deadline !== undefined) this.queue.push(Math.max(deadline, this.now), { kind: 'timer', slot: slot.index, gen: slot.timerGen });
+    }
+  }
+
+  private record(slot: Slot, ev: RingEvent): void {
+    const hist = slot.hist!;
+    const name = this.nameOf(slot.id);
+    if (ev.type === 'message') {
+      const decoded = decodePayload(ev.payload);
+      const id = decoded.ok ? messageId(decoded.key) : decoded.key ? messageId(decoded.key) : `?${this.eventsProcessed}`;
+      hist.events.push({
+        kind: 'deliver',
+        atMs: this.now,
+        ring: { rep: ev.ring.rep, seq: ev.ring.seq },
+        seq: ev.seq,
+        sender: ev.sender,
+        stream: ev.stream,
+        service: ev.service,
+        messageId: id,
+        ...(decoded.ok ? {} : { payloadProblem: decoded.problem }),
+      });
+      slot.deliveredCount++;
+      slot.deliveredInConfig++;
+      slot.awaitingSelf.delete(id);
+      this.note({ atMs: this.now, daemon: slot.id, kind: 'deliver', text: `${name} delivers ${id} (ring ${ev.ring.rep >>> 0}.${ev.ring.seq} seq ${ev.seq} service ${ev.service})`, messages: [id] });
+      return;
+    }
+    const members = [...ev.members];
+    const config: ConfigEvent =
+      ev.type === 'regular'
+        ? { kind: 'config', atMs: this.now, type: 'regular', ring: { rep: ev.ring.rep, seq: ev.ring.seq }, members }
+        : {
+            kind: 'config',
+            atMs: this.now,
+            type: 'transitional',
+            ring: { rep: ev.ring.rep, seq: ev.ring.seq },
+            previous: { rep: ev.previous.rep, seq: ev.previous.seq },
+            members,
+          };
+    hist.events.push(config);
+    slot.lastConfig = config;
+    slot.deliveredInConfig = 0;
+    this.note({
+      atMs: this.now,
+      daemon: slot.id,
+      kind: 'config',
+      text: `${name} installs ${ev.type} ${ev.ring.rep >>> 0}.${ev.ring.seq}${ev.type === 'transitional' ? ` (after ${ev.previous.rep >>> 0}.${ev.previous.seq})` : ''} {${members.map((m) => this.nameOf(m)).join(',')}}`,
+    });
+  }
+
+  // ---- Network ------------------------------------------------------------------------------
+
+  private lossRate(): number {
+    if (this.healed) return 0;
+    let rate = this.options.network.lossRate;
+    for (const r of this.bursts.values()) rate = Math.max(rate, r);
+    return rate;
+  }
+
+  private transmit(slot: Slot, engine: TotemEngine, to: DaemonId | 'ring' | 'configured', bytes: Uint8Array): void {
+    let targets: number[];
+    if (to === 'configured') {
+      targets = this.slots.filter((s) => s.index !== slot.index).map((s) => s.index);
+    } else if (to === 'ring') {
+      const members = engine.status().members;
+      targets = this.slots.filter((s) => s.index !== slot.index && members.some((m) => m >>> 0 === s.id >>> 0)).map((s) => s.index);
+    } else {
+      const target = this.slots.find((s) => s.id >>> 0 === to >>> 0);
+      if (target === undefined || target.index === slot.index) {
+        this.engineError(slot, `transmit to ${to >>> 0}, which is ${target ? 'itself' : 'not a configured daemon'}`);
+      }
+      targets = [target.index];
+    }
+    if (bytes.length > this.options.packetBytesMax) {
+      this.engineError(slot, `transmit of ${bytes.length} bytes exceeds packetBytesMax ${this.options.packetBytesMax}`);
+    }
+    this.digest.addString(`s${this.now}:${slot.index}>${typeof to === 'number' ? to >>> 0 : to}`);
+    this.digest.addBytes(bytes);
+    const net = this.options.network;
+    for (const t of targets) {
+      this.packets.sent++;
+      if (this.component[slot.index] !== this.component[t] || this.netRng.chance(this.lossRate())) {
+        this.packets.dropped++;
+        continue;
+      }
+      const copies = !this.healed && this.netRng.chance(net.duplicationRate) ? 2 : 1;
+      for (let c = 0; c < copies; c++) {
+        const delay = net.delayMinMs + this.netRng.float() * (net.delayMaxMs - net.delayMinMs);
+        // Whole microseconds keep times exact in logs and comparisons.
+        const at = Math.round((this.now + delay) * 1000) / 1000;
+        this.queue.push(at, { kind: 'packet', from: slot.index, to: t, bytes: bytes.slice() });
+      }
+    }
+    if (this.options.logPackets) {
+      this.note({ atMs: this.now, daemon: slot.id, kind: 'packet', text: `${this.nameOf(slot.id)} sends ${bytes.length} bytes to ${typeof to === 'number' ? this.nameOf(to) : to}` });
+    }
+  }
+
+  private deliverPacket(from: number, to: number, bytes: Uint8Array): void {
+    const slot = this.slots[to]!;
+    // A partition that started while the packet was in flight drops it too.
+    if (slot.engine === undefined || this.component[from] !== this.component[to]) {
+      this.packets.dropped++;
+      this.digest.addString(`x${this.now}:${from}>${to}`);
+      return;
+    }
+    this.packets.delivered++;
+    this.digest.addString(`r${this.now}:${from}>${to}`);
+    const fromId = this.slots[from]!.id;
+    this.call(slot, (e) => e.handlePacket(this.now, fromId, bytes));
+  }
+
+  // ---- Clients ------------------------------------------------------------------------------
+
+  private scheduleClient(slot: Slot, retry = false): void {
+    const rate = this.options.clients.messagesPerSecond;
+    if (rate <= 0) return;
+    const wait = retry ? this.clientRng.range(5, 30) : this.clientRng.float() * (2000 / rate);
+    const at = Math.round((this.now + wait) * 1000) / 1000;
+    if (at >= this.healAtMs) return;
+    this.queue.push(at, { kind: 'client', slot: slot.index, incarnation: slot.incarnation });
+  }
+
+  private clientTick(index: number, incarnation: number): void {
+    const slot = this.slots[index]!;
+    if (slot.engine === undefined || slot.incarnation !== incarnation || this.healed) return;
+    const c = this.options.clients;
+    let msg = slot.blocked;
+    if (msg === undefined) {
+      const stream = this.clientRng.int(c.streams);
+      const key: MessageKey = { daemon: slot.id, incarnation: slot.incarnation, stream, counter: slot.counters[stream]! };
+      const service = this.clientRng.pick(c.services);
+      const sizeRoll = this.clientRng.float();
+      const body =
+        sizeRoll < 0.05 ? this.clientRng.range(0, c.bodyBytesMax) : sizeRoll < 0.25 ? this.clientRng.range(0, Math.min(1500, c.bodyBytesMax)) : this.clientRng.range(0, Math.min(120, c.bodyBytesMax));
+      msg = { key, service, payload: encodePayload(key, body) };
+    }
+    const id = messageId(msg.key);
+    const accepted = { value: false };
+    const m = msg;
+    this.call(slot, (e) => {
+      accepted.value = e.submit(this.now, { service: m.service, stream: m.key.stream, payload: m.payload });
+      if (accepted.value) {
+        // Recorded before draining, so a delivery made during submit() follows its submission.
+        slot.hist!.events.push({ kind: 'submit', atMs: this.now, messageId: id, stream: m.key.stream, service: m.service, deliveredBefore: slot.deliveredCount });
+        slot.counters[m.key.stream]!++;
+        if (m.service !== Service.UNRELIABLE) slot.awaitingSelf.add(id);
+        this.note({ atMs: this.now, daemon: slot.id, kind: 'submit', text: `${this.nameOf(slot.id)} submits ${id} service ${m.service} (${m.payload.length} bytes)`, messages: [id] });
+      }
+    });
+    if (accepted.value) {
+      slot.blocked = undefined;
+      this.scheduleClient(slot);
+    } else {
+      slot.blocked = msg;
+      this.scheduleClient(slot, true);
+    }
+  }
+
+  // ---- Faults -------------------------------------------------------------------------------
+
+  private applyFault(a: FaultAction): void {
+    if (this.healed) return;
+    const name = (i: number): string => this.nameOf(this.slots[i]!.id);
+    let applied = true;
+    let daemons: DaemonId[] = [];
+    switch (a.kind) {
+      case 'partition': {
+        const next = new Array<number>(this.slots.length).fill(-1);
+        a.components.forEach((c, ci) => c.forEach((d) => {
+          if (d >= 0 && d < next.length) next[d] = ci;
+        }));
+        // Daemons a (shrunk) schedule leaves out stay together in one more component.
+        this.component = next.map((c) => (c < 0 ? a.components.length : c));
+        daemons = [];
+        break;
+      }
+      case 'merge': {
+        const from = this.component[a.b];
+        const to = this.component[a.a];
+        if (from === undefined || to === undefined || from === to) applied = false;
+        else this.component = this.component.map((c) => (c === from ? to : c));
+        break;
+      }
+      case 'heal':
+        this.component = this.component.map(() => 0);
+        break;
+      case 'crash':
+      case 'leave': {
+        const slot = this.slots[a.daemon];
+        if (slot?.engine === undefined) applied = false;
+        else {
+          daemons = [slot.id];
+          this.note({ atMs: this.now, daemon: slot.id, kind: 'fault', text: describeFault(a, name) });
+          this.faultRecords.push({ atMs: this.now, description: describeFault(a, name), daemons });
+          this.stopDaemon(slot, a.kind);
+          return;
+        }
+        break;
+      }
+      case 'restart': {
+        const slot = this.slots[a.daemon];
+        if (slot === undefined || slot.engine !== undefined) applied = false;
+        else {
+          daemons = [slot.id];
+          this.note({ atMs: this.now, daemon: slot.id, kind: 'fault', text: describeFault(a, name) });
+          this.faultRecords.push({ atMs: this.now, description: describeFault(a, name), daemons });
+          this.startDaemon(slot);
+          return;
+        }
+        break;
+      }
+      case 'lossBurst': {
+        const burst = this.burstCounter++;
+        this.bursts.set(burst, a.rate);
+        this.queue.push(this.now + a.durationMs, { kind: 'lossBurstEnd', burst });
+        break;
+      }
+    }
+    if (!applied) return;
+    this.note({ atMs: this.now, kind: 'fault', text: describeFault(a, name) });
+    this.faultRecords.push({ atMs: this.now, description: describeFault(a, name), daemons });
+  }
+
+  /** End of the faulty phase: one network, no loss, every daemon running, clients stop. */
+  private heal(): void {
+    this.healed = true;
+    this.component = this.component.map(() => 0);
+    this.bursts.clear();
+    this.note({ atMs: this.now, kind: 'phase', text: 'heal: network whole, loss stopped, every daemon restarted, clients stop' });
+    this.faultRecords.push({ atMs: this.now, description: 'heal everything', daemons: [] });
+    for (const slot of this.slots) if (slot.engine === undefined) this.startDaemon(slot);
+    this.queue.push(this.now + 10, { kind: 'check' });
+  }
+
+  /**
+   * Settled: every daemon operational in one regular configuration of all of them, nothing
+   * pending, every reliable message its own sender submitted delivered back to it, and every
+   * daemon has delivered as many messages in the final configuration as the others.
+   */
+  private checkSettled(): void {
+    let ring: ConfigEvent | undefined;
+    let delivered = -1;
+    let settled = true;
+    for (const slot of this.slots) {
+      const e = slot.engine;
+      const c = slot.lastConfig;
+      if (e === undefined || c === undefined || c.type !== 'regular' || c.members.length !== this.slots.length) {
+        settled = false;
+        break;
+      }
+      const st = e.status();
+      if (st.state !== 'operational' || st.pendingMessages !== 0 || slot.awaitingSelf.size > 0 || slot.blocked !== undefined) {
+        settled = false;
+        break;
+      }
+      if (ring === undefined) {
+        ring = c;
+        delivered = slot.deliveredInConfig;
+      } else if (!ringIdEquals(ring.ring, c.ring) || delivered !== slot.deliveredInConfig) {
+        settled = false;
+        break;
+      }
+    }
+    if (settled) {
+      this.quiescent = true;
+      this.finished = true;
+      this.note({ atMs: this.now, kind: 'phase', text: 'settled' });
+      return;
+    }
+    this.queue.push(this.now + 10, { kind: 'check' });
+  }
+}
+
+function errorText(e: unknown): string {
+  if (e instanceof Error) return `${e.name}: ${e.message}`;
+  return String(e);
+}

@@ -1,0 +1,88 @@
+/**
+ * Small engines for testing the simulator itself (not Totem): they exercise every driver path
+ * (timers, transmits to each target kind, deliveries, back-pressure, randomness).
+ */
+import type { RingEvent, SubmittedMessage, TotemEngine, TotemOptions, TotemStatus, Transmit } from '../../src/ring/types.js';
+import type { DaemonId, RingId } from '../../src/util/ids.js';
+
+/**
+ * Every daemon alone in its own singleton ring for ever: it delivers its own messages after a
+ * random delay and chatters to the others, whose packets it counts. EVS-correct except liveness.
+ */
+export class SoloEngine implements TotemEngine {
+  private readonly opts: TotemOptions;
+  private readonly ring: RingId;
+  private readonly out: Transmit[] = [];
+  private readonly events: RingEvent[] = [];
+  private readonly pending: { msg: SubmittedMessage; at: number }[] = [];
+  private nextChatter = 0;
+  private seq = 0;
+  private received = 0;
+
+  constructor(opts: TotemOptions) {
+    this.opts = opts;
+    this.ring = { rep: opts.self, seq: opts.incarnation };
+  }
+
+  start(now: number): void {
+    this.events.push({ type: 'regular', ring: this.ring, members: [this.opts.self], previousRings: new Map(), formFields: new Map() });
+    this.nextChatter = now + 5;
+  }
+
+  submit(now: number, msg: SubmittedMessage): boolean {
+    if (this.pending.length >= this.opts.pendingMessagesMax) return false;
+    // A random delay, but never before an earlier submission: delivery stays in submission order.
+    const last = this.pending[this.pending.length - 1]?.at ?? 0;
+    this.pending.push({ msg, at: Math.max(last, now + 1 + Math.floor(this.opts.random() * 20)) });
+    return true;
+  }
+
+  handlePacket(_now: number, _from: DaemonId, bytes: Uint8Array): void {
+    this.received += bytes.length;
+  }
+
+  handleTimeout(now: number): void {
+    while (this.pending.length > 0 && this.pending[0]!.at <= now) {
+      const { msg } = this.pending.shift()!;
+      this.events.push({ type: 'message', ring: this.ring, seq: ++this.seq, sender: this.opts.self, stream: msg.stream, service: msg.service, payload: msg.payload });
+    }
+    if (now >= this.nextChatter) {
+      const bytes = new Uint8Array(8 + Math.floor(this.opts.random() * 32));
+      bytes.fill(this.received & 0xff);
+      const targets: Transmit['to'][] = ['configured', 'ring', this.opts.configured.find((d) => d !== this.opts.self) ?? 'configured'];
+      this.out.push({ to: targets[Math.floor(this.opts.random() * targets.length)]!, bytes });
+      this.nextChatter = now + 5 + Math.floor(this.opts.random() * 10);
+    }
+  }
+
+  leave(_now: number): void {
+    this.out.push({ to: 'configured', bytes: new Uint8Array([0xff]) });
+  }
+
+  pollTransmit(): Transmit | undefined {
+    return this.out.shift();
+  }
+
+  pollTimeout(): number | undefined {
+    const due = this.pending[0]?.at;
+    return due === undefined ? this.nextChatter : Math.min(due, this.nextChatter);
+  }
+
+  pollEvent(): RingEvent | undefined {
+    return this.events.shift();
+  }
+
+  status(): TotemStatus {
+    return {
+      state: 'operational',
+      ring: this.ring,
+      members: [this.opts.self],
+      aru: this.seq,
+      highestSeq: this.seq,
+      tokenRounds: 0,
+      retransmissions: 0,
+      membershipChanges: 0,
+      pendingMessages: this.pending.length,
+    };
+  }
+}
