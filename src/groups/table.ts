@@ -1,0 +1,669 @@
+/**
+ * The sans-IO group table: Spread's process groups on top of the EVS-ordered ring stream.
+ *
+ * Input: every RingEvent in delivery order (messages, transitional and regular configurations).
+ * Output: encoded daemon→client frames for local sessions (pollOutput) and the group-state
+ * messages this daemon must send through the ring (pollSubmit). No IO, no clocks.
+ *
+ * Model (after Spread's groups.c, restated for Ringcast):
+ * - In a regular configuration every daemon holds the same view of every group, because joins,
+ *   leaves and kills are applied in the total order. A view is named by a group id
+ *   (memb_id = the ring it was formed in, index = +1 per join/leave/disconnect).
+ * - A transitional configuration removes the members of daemons that did not come along; a group
+ *   that lost members is "changed": its local members get TRANSITION_MESS, its id becomes
+ *   (transitional ring, 1), and until the next regular view the joins/leaves/kills in it are
+ *   announced as network views followed by another TRANSITION_MESS (EVS: they happen inside the
+ *   transitional view).
+ * - On a regular configuration whose members all came through our transitional configuration
+ *   (a purely subtractive change) the views are still agreed: changed groups get (new ring, 1) and
+ *   a CAUSED_BY_NETWORK view at once. Otherwise daemons that did not share our views joined, and
+ *   every member runs the group-state exchange: each daemon sends its own members of every group
+ *   with the id and size of the view it held. Ring events delivered before the last state
+ *   message are held back and applied, in order, once the exchange completes, so every daemon
+ *   switches views at the same point of the total order.
+ * - A new regular configuration before the exchange completes abandons it: the held events are
+ *   applied to the views each daemon still had (they were delivered in that order to every
+ *   member of the transitional configuration), then the exchange starts over for the new ring.
+ */
+import type { RingEvent, SubmittedMessage } from '../ring/types.js';
+import type { DaemonId, RingId } from '../util/ids.js';
+import { ringIdEquals } from '../util/ids.js';
+import { Service } from '../util/service.js';
+import type { GroupId } from '../session/codec.js';
+import { MessageType } from '../session/protocol.js';
+import { compareMembers, DaemonDirectory, type DaemonEntry, type MemberRef } from './directory.js';
+import { dataFrameRoute, encodeRejectFrame, regMembFrame, selfLeaveFrame, transitionFrame } from './frames.js';
+import {
+  decodeGroupPayload,
+  encodeStateParts,
+  type GroupPayload,
+  type GroupStatePayload,
+  type LocalGroupState,
+} from './payload.js';
+
+export interface GroupTableOptions {
+  self: DaemonId;
+  /** This daemon's name: local private groups are '#name#selfName'. */
+  selfName: string;
+  /** Every configured daemon in configuration order (member lists follow it, §7.2). */
+  daemons: readonly { id: DaemonId; name: string }[];
+  /** Bound on distinct groups known; a JOIN that would create one more is rejected. */
+  groupsMax: number;
+  /** Members of one group on one daemon (Spread: 3122); a JOIN beyond it is rejected (§7.5). */
+  localMembersPerGroupMax: number;
+  /** Largest group-state message this table submits, in bytes (default 60 000). */
+  stateMessageBytesMax?: number;
+}
+
+export type GroupOutput =
+  | {
+      kind: 'deliver';
+      /** Private group names of local sessions; the same frame object goes to each. */
+      to: readonly string[];
+      frame: Uint8Array;
+      /** REG_MEMB / TRANSITION / self-leave: only for sessions that asked for membership messages. */
+      membership: boolean;
+    }
+  | { kind: 'killed'; member: string };
+
+export interface GroupView {
+  name: string;
+  groupId: GroupId;
+  /** Private group names in member order (§7.2). */
+  members: readonly string[];
+}
+
+export interface GroupTableStats {
+  groups: number;
+  /** Sum of the group sizes (a session in three groups counts three times). */
+  members: number;
+  malformedPayloads: number;
+  rejects: number;
+}
+
+/** The ring stream the table submits its state messages on; sessions use 1 and up. */
+export const GROUP_STATE_STREAM = 0;
+
+const STATE_MESSAGE_BYTES_DEFAULT = 60_000;
+
+interface Group {
+  name: string;
+  gid: GroupId;
+  /** In member order. */
+  members: MemberRef[];
+  /** Members per daemon (for localMembersPerGroupMax, which every daemon checks alike). */
+  perDaemon: Map<DaemonId, number>;
+  /** Lost members in a transitional configuration; owes its members a regular network view. */
+  changed: boolean;
+}
+
+interface Contribution {
+  daemon: DaemonEntry;
+  gid: GroupId;
+  changed: boolean;
+  viewSize: number;
+  members: MemberRef[];
+}
+
+type Held =
+  | { kind: 'transitional'; ev: Extract<RingEvent, { type: 'transitional' }> }
+  | { kind: 'request'; sender: DaemonId; payload: Exclude<GroupPayload, GroupStatePayload> };
+
+interface SenderProgress {
+  nextPart: number;
+  parts: number;
+  done: boolean;
+}
+
+interface Exchange {
+  ring: RingId;
+  members: readonly DaemonId[];
+  progress: Map<DaemonId, SenderProgress>;
+  remaining: number;
+  /** group name → daemon id → contribution */
+  states: Map<string, Map<DaemonId, Contribution>>;
+  held: Held[];
+}
+
+function gidOf(ring: RingId, index: number): GroupId {
+  return { procId: ring.rep | 0, time: ring.seq | 0, index };
+}
+
+/** Deterministic order of group ids: proc_id as a signed 32-bit value (as Spread's C subtraction), then time, then index. */
+function compareGroupIds(a: GroupId, b: GroupId): number {
+  if (a.procId !== b.procId) return (a.procId | 0) - (b.procId | 0) < 0 ? -1 : 1;
+  if (a.time !== b.time) return (a.time | 0) < (b.time | 0) ? -1 : 1;
+  return a.index - b.index;
+}
+
+function sameGid(a: GroupId, b: GroupId): boolean {
+  return a.procId === b.procId && a.time === b.time && a.index === b.index;
+}
+
+/** Index of `m` in the sorted `list`, or -(insertion point) - 1. */
+function searchMember(list: readonly MemberRef[], m: MemberRef): number {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = compareMembers(list[mid]!, m);
+    if (c < 0) lo = mid + 1;
+    else if (c > 0) hi = mid - 1;
+    else return mid;
+  }
+  return -lo - 1;
+}
+
+export class GroupTable {
+  private readonly self: DaemonId;
+  private readonly selfName: string;
+  private readonly dir: DaemonDirectory;
+  private readonly groupsMax: number;
+  private readonly localMembersPerGroupMax: number;
+  private readonly stateMessageBytesMax: number;
+
+  private readonly table = new Map<string, Group>();
+  /** member name → names of the groups it is in */
+  private readonly memberGroups = new Map<string, Set<string>>();
+  private membershipCount = 0;
+
+  /** Daemons of the configuration events are currently delivered in (transitional or regular). */
+  private config: Set<DaemonId>;
+  private regularRing: RingId;
+  private transitionalRing: RingId | undefined;
+  /** Views are known to be the same at every daemon of `config`. */
+  private synced = true;
+  private exchange: Exchange | undefined;
+
+  private readonly outputs: GroupOutput[] = [];
+  private outputHead = 0;
+  private readonly submits: SubmittedMessage[] = [];
+  private submitHead = 0;
+
+  private malformed = 0;
+  private rejects = 0;
+
+  constructor(opts: GroupTableOptions) {
+    if (!Number.isInteger(opts.groupsMax) || opts.groupsMax < 0) throw new RangeError('groupsMax must be a non-negative integer');
+    if (!Number.isInteger(opts.localMembersPerGroupMax) || opts.localMembersPerGroupMax < 0) {
+      throw new RangeError('localMembersPerGroupMax must be a non-negative integer');
+    }
+    this.self = opts.self;
+    this.selfName = opts.selfName;
+    this.dir = new DaemonDirectory(opts.daemons);
+    const me = this.dir.daemonById(opts.self);
+    if (!me || me.name !== opts.selfName) {
+      throw new RangeError(`daemon ${opts.selfName} (id ${opts.self}) must be listed in daemons with that name and id`);
+    }
+    this.groupsMax = opts.groupsMax;
+    this.localMembersPerGroupMax = opts.localMembersPerGroupMax;
+    this.stateMessageBytesMax = opts.stateMessageBytesMax ?? STATE_MESSAGE_BYTES_DEFAULT;
+    this.config = new Set([opts.self]);
+    this.regularRing = { rep: opts.self, seq: 0 };
+  }
+
+  // ---- polls and getters ----
+
+  pollOutput(): GroupOutput | undefined {
+    if (this.outputHead >= this.outputs.length) return undefined;
+    const out = this.outputs[this.outputHead++];
+    if (this.outputHead === this.outputs.length) {
+      this.outputs.length = 0;
+      this.outputHead = 0;
+    }
+    return out;
+  }
+
+  pollSubmit(): SubmittedMessage | undefined {
+    if (this.submitHead >= this.submits.length) return undefined;
+    const s = this.submits[this.submitHead++];
+    if (this.submitHead === this.submits.length) {
+      this.submits.length = 0;
+      this.submitHead = 0;
+    }
+    return s;
+  }
+
+  groups(): ReadonlyMap<string, GroupView> {
+    const out = new Map<string, GroupView>();
+    for (const g of this.table.values()) {
+      out.set(g.name, { name: g.name, groupId: { ...g.gid }, members: g.members.map((m) => m.name) });
+    }
+    return out;
+  }
+
+  stats(): GroupTableStats {
+    return { groups: this.table.size, members: this.membershipCount, malformedPayloads: this.malformed, rejects: this.rejects };
+  }
+
+  /** True while a group-state exchange is collecting states (events are being held back). */
+  exchanging(): boolean {
+    return this.exchange !== undefined;
+  }
+
+  // ---- input ----
+
+  handleRingEvent(ev: RingEvent): void {
+    const ex = this.exchange;
+    if (ex) {
+      switch (ev.type) {
+        case 'regular':
+          this.abandonExchange();
+          this.onRegular(ev);
+          return;
+        case 'transitional':
+          ex.held.push({ kind: 'transitional', ev });
+          return;
+        case 'message': {
+          const p = this.decode(ev.payload);
+          if (!p) return;
+          if (p.kind === 'state') this.onState(ev.sender, p);
+          else ex.held.push({ kind: 'request', sender: ev.sender, payload: p });
+          return;
+        }
+      }
+    }
+    switch (ev.type) {
+      case 'regular':
+        this.onRegular(ev);
+        return;
+      case 'transitional':
+        this.onTransitional(ev);
+        return;
+      case 'message': {
+        const p = this.decode(ev.payload);
+        // A state message outside an exchange belongs to one that is over (or was abandoned).
+        if (p && p.kind !== 'state') this.onRequest(ev.sender, p);
+        return;
+      }
+    }
+  }
+
+  private decode(payload: Uint8Array): GroupPayload | undefined {
+    const p = decodeGroupPayload(payload);
+    if (!p) this.malformed++;
+    return p;
+  }
+
+  // ---- configuration changes ----
+
+  private onTransitional(ev: Extract<RingEvent, { type: 'transitional' }>): void {
+    const keep = new Set(ev.members);
+    keep.add(this.self);
+    this.cut(keep, ev.ring);
+    this.config = keep;
+    this.transitionalRing = ev.ring;
+  }
+
+  /**
+   * EVS transitional step: members of daemons outside `keep` are gone. Groups that lose members
+   * tell their local members (TRANSITION_MESS with the id of the view that ends) unless they are
+   * already in a transitional view, and take the id (transitional ring, 1).
+   */
+  private cut(keep: ReadonlySet<DaemonId>, ring: RingId): void {
+    for (const name of [...this.table.keys()].sort()) {
+      const g = this.table.get(name)!;
+      if (!g.members.some((m) => !keep.has(m.daemon.id))) continue;
+      const gone = g.members.filter((m) => !keep.has(m.daemon.id));
+      for (const m of gone) this.removeMember(g, m);
+      if (g.members.length === 0) {
+        this.table.delete(name);
+        continue;
+      }
+      if (!g.changed) {
+        const locals = this.localNames(g.members);
+        if (locals.length > 0) this.deliver(locals, transitionFrame(g.name, g.gid), true);
+      }
+      g.gid = gidOf(ring, 1);
+      g.changed = true;
+    }
+  }
+
+  private onRegular(ev: Extract<RingEvent, { type: 'regular' }>): void {
+    const members = new Set(ev.members);
+    if (!members.has(this.self)) {
+      // The engine never delivers a configuration without its own daemon; such an event is
+      // ignored rather than letting it erase the local sessions' groups.
+      this.malformed++;
+      return;
+    }
+    if (this.transitionalRing === undefined) {
+      // No transitional configuration came first (only at start): members of daemons that are
+      // not in the new configuration are cut as a transitional step would.
+      const keep = new Set([...this.config].filter((d) => members.has(d)));
+      this.cut(keep, ev.ring);
+      this.config = keep;
+    }
+    const subtractive = this.synced && ev.members.every((d) => this.config.has(d));
+    this.transitionalRing = undefined;
+    this.regularRing = ev.ring;
+    this.config = members;
+    if (subtractive) {
+      for (const name of [...this.table.keys()].sort()) {
+        const g = this.table.get(name)!;
+        if (!g.changed) continue;
+        g.gid = gidOf(ev.ring, 1);
+        g.changed = false;
+        this.sendNetworkView(g, [g.members]);
+      }
+      return;
+    }
+    this.startExchange(ev.ring, ev.members);
+  }
+
+  private startExchange(ring: RingId, members: readonly DaemonId[]): void {
+    const state: LocalGroupState[] = [];
+    for (const name of [...this.table.keys()].sort()) {
+      const g = this.table.get(name)!;
+      const locals = g.members.filter((m) => m.daemon.id === this.self);
+      if (locals.length === 0) continue;
+      state.push({
+        group: g.name,
+        groupId: g.gid,
+        changed: g.changed,
+        viewSize: g.members.length,
+        members: locals.map((m) => m.name.slice(1, m.name.length - this.selfName.length - 1)),
+      });
+    }
+    for (const payload of encodeStateParts(ring, state, this.stateMessageBytesMax)) {
+      this.submits.push({ service: Service.AGREED, stream: GROUP_STATE_STREAM, payload });
+    }
+    const progress = new Map<DaemonId, SenderProgress>();
+    for (const d of members) progress.set(d, { nextPart: 0, parts: 0, done: false });
+    this.exchange = { ring, members, progress, remaining: progress.size, states: new Map(), held: [] };
+  }
+
+  private onState(sender: DaemonId, p: GroupStatePayload): void {
+    const ex = this.exchange!;
+    if (!ringIdEquals(p.ring, ex.ring)) return; // an earlier exchange's message
+    const prog = ex.progress.get(sender);
+    if (!prog || prog.done || p.part !== prog.nextPart || (prog.parts !== 0 && p.parts !== prog.parts)) {
+      this.malformed++;
+      return;
+    }
+    const daemon = this.dir.daemonById(sender);
+    if (daemon) {
+      for (const e of p.entries) {
+        const refs: MemberRef[] = [];
+        for (const user of e.members) {
+          const ref = this.dir.member(`#${user}#${daemon.name}`);
+          if (ref) refs.push(ref);
+          else this.malformed++;
+        }
+        let byDaemon = ex.states.get(e.group);
+        if (!byDaemon) {
+          byDaemon = new Map();
+          ex.states.set(e.group, byDaemon);
+        }
+        const c = byDaemon.get(sender);
+        if (c) c.members.push(...refs);
+        else byDaemon.set(sender, { daemon, gid: e.groupId, changed: e.changed, viewSize: e.viewSize, members: refs });
+      }
+    }
+    prog.parts = p.parts;
+    prog.nextPart++;
+    if (prog.nextPart === prog.parts) {
+      prog.done = true;
+      ex.remaining--;
+      if (ex.remaining === 0) this.completeExchange();
+    }
+  }
+
+  /**
+   * Every member's state is in: compute the views of the new configuration. A group keeps its id
+   * only if every contribution carries the same id and view size, none lost members, and together
+   * they make up the whole view; otherwise it gets (new ring, 1) and a network view whose vs_sets
+   * are the members that shared a view before (same group id), ordered by that id.
+   */
+  private completeExchange(): void {
+    const ex = this.exchange!;
+    this.exchange = undefined;
+    this.table.clear();
+    this.memberGroups.clear();
+    this.membershipCount = 0;
+
+    const changedGroups: { g: Group; sets: MemberRef[][] }[] = [];
+    for (const name of [...ex.states.keys()].sort()) {
+      const contributions = [...ex.states.get(name)!.values()].filter((c) => c.members.length > 0);
+      if (contributions.length === 0) continue;
+      const first = contributions[0]!;
+      const total = contributions.reduce((n, c) => n + c.members.length, 0);
+      const unchanged = contributions.every(
+        (c) => sameGid(c.gid, first.gid) && !c.changed && c.viewSize === first.viewSize && c.viewSize === total,
+      );
+      const g: Group = {
+        name,
+        gid: unchanged ? { ...first.gid } : gidOf(ex.ring, 1),
+        members: [],
+        perDaemon: new Map(),
+        changed: false,
+      };
+      const all = contributions.flatMap((c) => c.members).sort(compareMembers);
+      for (const m of all) {
+        // Each daemon reports only its own members, so duplicates mean a malformed state.
+        if (g.members.length > 0 && compareMembers(g.members[g.members.length - 1]!, m) === 0) continue;
+        this.insertMember(g, m, g.members.length);
+      }
+      this.table.set(name, g);
+      if (!unchanged) {
+        const byGid = new Map<string, { gid: GroupId; members: MemberRef[] }>();
+        for (const c of contributions) {
+          const key = `${c.gid.procId}.${c.gid.time}.${c.gid.index}`;
+          const set = byGid.get(key);
+          if (set) set.members.push(...c.members);
+          else byGid.set(key, { gid: c.gid, members: [...c.members] });
+        }
+        const sets = [...byGid.values()].sort((a, b) => compareGroupIds(a.gid, b.gid)).map((s) => s.members.sort(compareMembers));
+        changedGroups.push({ g, sets });
+      }
+    }
+    this.synced = true;
+    this.config = new Set(ex.members);
+    this.regularRing = ex.ring;
+    this.transitionalRing = undefined;
+    for (const { g, sets } of changedGroups) this.sendNetworkView(g, sets);
+    this.replay(ex.held);
+  }
+
+  /** A new regular configuration arrived mid-exchange: apply what was held to the views we had. */
+  private abandonExchange(): void {
+    const ex = this.exchange!;
+    this.exchange = undefined;
+    this.synced = false;
+    this.replay(ex.held);
+  }
+
+  private replay(held: readonly Held[]): void {
+    for (const h of held) {
+      if (h.kind === 'transitional') this.onTransitional(h.ev);
+      else this.onRequest(h.sender, h.payload);
+    }
+  }
+
+  // ---- requests in total order ----
+
+  private onRequest(sender: DaemonId, p: Exclude<GroupPayload, GroupStatePayload>): void {
+    switch (p.kind) {
+      case 'join':
+        this.onJoin(sender, p.member, p.group);
+        return;
+      case 'leave':
+        this.onLeave(sender, p.member, p.group);
+        return;
+      case 'kill':
+        this.onKill(sender, p.member);
+        return;
+      case 'data':
+        this.onData(sender, p.frame);
+        return;
+    }
+  }
+
+  /** The member, if its name is well formed and it belongs to the daemon that sent the request. */
+  private requester(sender: DaemonId, member: string): MemberRef | undefined {
+    const ref = this.dir.member(member);
+    if (!ref || ref.daemon.id !== sender) {
+      this.malformed++;
+      return undefined;
+    }
+    return ref;
+  }
+
+  private onJoin(sender: DaemonId, member: string, groupName: string): void {
+    const ref = this.requester(sender, member);
+    if (!ref) return;
+    // A request from a daemon outside the configuration (sent before it left, delivered in the
+    // transitional configuration) cannot take effect: its members are already gone here.
+    if (!this.config.has(ref.daemon.id)) return;
+    let g = this.table.get(groupName);
+    const pos = g ? searchMember(g.members, ref) : -1;
+    if (g && pos >= 0) return; // already a member: silently ignored (§6.3)
+    const onDaemon = g?.perDaemon.get(ref.daemon.id) ?? 0;
+    if ((!g && this.table.size >= this.groupsMax) || onDaemon >= this.localMembersPerGroupMax) {
+      this.rejects++;
+      if (ref.daemon.id === this.self) this.deliver([member], encodeRejectFrame(member, groupName), false);
+      return;
+    }
+    if (!g) {
+      g = { name: groupName, gid: gidOf(this.transitionalRing ?? this.regularRing, 0), members: [], perDaemon: new Map(), changed: false };
+      this.table.set(groupName, g);
+    }
+    this.insertMember(g, ref, -pos - 1);
+    g.gid = { ...g.gid, index: g.gid.index + 1 };
+    const locals = this.localNames(g.members);
+    if (locals.length === 0) return;
+    if (g.changed) {
+      // Joined inside a transitional view: a network view with the joiner in its own last set,
+      // then the transitional view continues (§7.2).
+      this.sendNetworkView(g, [g.members.filter((m) => m !== ref), [ref]]);
+      this.deliver(locals, transitionFrame(g.name, g.gid), true);
+    } else {
+      this.deliver(locals, regMembFrame(g.name, MessageType.CAUSED_BY_JOIN, g.members.map((m) => m.name), g.gid, [[member]], 0), true);
+    }
+  }
+
+  private onLeave(sender: DaemonId, member: string, groupName: string): void {
+    const ref = this.requester(sender, member);
+    if (!ref || !this.config.has(ref.daemon.id)) return;
+    const g = this.table.get(groupName);
+    if (!g) return;
+    const pos = searchMember(g.members, ref);
+    if (pos < 0) return; // not a member: silently ignored (§6.3)
+    if (ref.daemon.id === this.self) this.deliver([member], selfLeaveFrame(g.name), true);
+    this.departed(g, g.members[pos]!, MessageType.CAUSED_BY_LEAVE);
+  }
+
+  private onKill(sender: DaemonId, member: string): void {
+    const ref = this.requester(sender, member);
+    if (!ref) return;
+    const names = this.memberGroups.get(member);
+    if (names && this.config.has(ref.daemon.id)) {
+      for (const name of [...names].sort()) {
+        const g = this.table.get(name)!;
+        const pos = searchMember(g.members, ref);
+        if (pos >= 0) this.departed(g, g.members[pos]!, MessageType.CAUSED_BY_DISCONNECT);
+      }
+    }
+    if (ref.daemon.id === this.self) this.outputs.push({ kind: 'killed', member });
+  }
+
+  /** Removes a member that left or disconnected and tells the rest of the group. */
+  private departed(g: Group, m: MemberRef, cause: number): void {
+    this.removeMember(g, m);
+    if (g.members.length === 0) {
+      this.table.delete(g.name);
+      return;
+    }
+    g.gid = { ...g.gid, index: g.gid.index + 1 };
+    const locals = this.localNames(g.members);
+    if (locals.length === 0) return;
+    if (g.changed) {
+      this.sendNetworkView(g, [g.members]);
+      this.deliver(locals, transitionFrame(g.name, g.gid), true);
+    } else {
+      this.deliver(locals, regMembFrame(g.name, cause, g.members.map((x) => x.name), g.gid, [[m.name]], 0), true);
+    }
+  }
+
+  /**
+   * A data frame goes, once, to every local member of every destination group and to every local
+   * session named as a private-group destination; with SELF_DISCARD not to its sender (§6.1,
+   * §6.2). The frame is forwarded unchanged.
+   */
+  private onData(sender: DaemonId, frame: Uint8Array): void {
+    const route = dataFrameRoute(frame);
+    const from = this.dir.member(route.sender);
+    if (!from || from.daemon.id !== sender) {
+      this.malformed++;
+      return;
+    }
+    const to = new Set<string>();
+    for (const dest of route.groups) {
+      if (dest.charCodeAt(0) === 0x23) {
+        const ref = this.dir.member(dest);
+        if (ref && ref.daemon.id === this.self) to.add(dest);
+        continue;
+      }
+      const g = this.table.get(dest);
+      if (!g) continue;
+      for (const m of g.members) if (m.daemon.id === this.self) to.add(m.name);
+    }
+    if ((route.type & MessageType.SELF_DISCARD) !== 0) to.delete(route.sender);
+    if (to.size > 0) this.deliver([...to], frame, false);
+  }
+
+  // ---- membership bookkeeping ----
+
+  private insertMember(g: Group, m: MemberRef, at: number): void {
+    g.members.splice(at, 0, m);
+    g.perDaemon.set(m.daemon.id, (g.perDaemon.get(m.daemon.id) ?? 0) + 1);
+    let set = this.memberGroups.get(m.name);
+    if (!set) {
+      set = new Set();
+      this.memberGroups.set(m.name, set);
+    }
+    set.add(g.name);
+    this.membershipCount++;
+  }
+
+  private removeMember(g: Group, m: MemberRef): void {
+    const pos = searchMember(g.members, m);
+    if (pos < 0) return;
+    g.members.splice(pos, 1);
+    const n = (g.perDaemon.get(m.daemon.id) ?? 1) - 1;
+    if (n > 0) g.perDaemon.set(m.daemon.id, n);
+    else g.perDaemon.delete(m.daemon.id);
+    const set = this.memberGroups.get(m.name);
+    if (set) {
+      set.delete(g.name);
+      if (set.size === 0) this.memberGroups.delete(m.name);
+    }
+    this.membershipCount--;
+  }
+
+  private localNames(members: readonly MemberRef[]): string[] {
+    const out: string[] = [];
+    for (const m of members) if (m.daemon.id === this.self) out.push(m.name);
+    return out;
+  }
+
+  // ---- output ----
+
+  /**
+   * REG_MEMB_MESS | CAUSED_BY_NETWORK with the given vs_sets; each local member's copy points at
+   * its own set (one frame per set that holds local members).
+   */
+  private sendNetworkView(g: Group, sets: readonly (readonly MemberRef[])[]): void {
+    const all = g.members.map((m) => m.name);
+    const setNames = sets.map((s) => s.map((m) => m.name));
+    sets.forEach((set, i) => {
+      const locals = this.localNames(set);
+      if (locals.length === 0) return;
+      this.deliver(locals, regMembFrame(g.name, MessageType.CAUSED_BY_NETWORK, all, g.gid, setNames, i), true);
+    });
+  }
+
+  private deliver(to: readonly string[], frame: Uint8Array, membership: boolean): void {
+    this.outputs.push({ kind: 'deliver', to, frame, membership });
+  }
+}
