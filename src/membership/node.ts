@@ -1,0 +1,1000 @@
+/**
+ * TotemNode: the sans-IO Totem single-ring ordering and membership protocol (Amir, Moser,
+ * Melliar-Smith, Agarwal, Ciarfella, ACM TOCS 1995), delivering with Extended Virtual Synchrony
+ * (Moser, Amir, Melliar-Smith, Agarwal, ICDCS 1994).
+ *
+ * States (Totem §4): operational (token circulates on the installed ring), gather (join
+ * messages until consensus on a membership), commit (commit token, two rotations), recovery
+ * (the new ring's token circulates while old-ring messages are exchanged; installation then
+ * delivers the old ring's remaining messages, the transitional and the regular configuration).
+ *
+ * Ordering machinery lives in src/ring (log, token rules, packing, reassembly, wire).
+ */
+import { compareRingId, ringIdEquals, type DaemonId, type RingId } from '../util/ids.js';
+import { RingcastError } from '../util/errors.js';
+import {
+  FORM_FIELD_BYTES_MAX,
+  type RingEvent,
+  type SubmittedMessage,
+  type TotemEngine,
+  type TotemOptions,
+  type TotemStatus,
+  type Transmit,
+} from '../ring/types.js';
+import { RingLog } from '../ring/log.js';
+import { MESSAGE_BYTES_MAX, Packer } from '../ring/packer.js';
+import { Reassembler } from '../ring/reassembly.js';
+import { addRtr, allowedNewPackets, takeServableRtr, updateTokenAru } from '../ring/token.js';
+import {
+  DATA_FIXED_BYTES,
+  PacketType,
+  RECOVERY_EXTRA_BYTES,
+  decodeData,
+  decodeHeader,
+  decodeToken,
+  encodeData,
+  encodeToken,
+  rtrMaxFor,
+  type DataPacket,
+  type PacketHeader,
+  type RegularToken,
+} from '../ring/wire.js';
+import { Gather } from './gather.js';
+import { planRecovery, type RecoveryPlan } from './recovery.js';
+import {
+  decodeCommit,
+  decodeJoin,
+  decodeProbe,
+  encodeCommit,
+  encodeJoin,
+  encodeProbe,
+  type CommitEntry,
+  type CommitToken,
+  type JoinMessage,
+} from './wire.js';
+
+type State = TotemStatus['state'];
+
+/** Counters beyond TotemStatus, for monitoring and tests. */
+export interface TotemStats {
+  packetsReceived: number;
+  /** Malformed, truncated, oversized or mis-attributed packets, dropped. */
+  packetsMalformed: number;
+  /** Packets from an older incarnation of their sender, dropped. */
+  packetsStale: number;
+  /** Packets that led to foreign-message detection. */
+  foreignDetections: number;
+  tokensReceived: number;
+  tokensDuplicate: number;
+  tokenRetransmits: number;
+  /** Data packets rebroadcast on retransmission requests. */
+  retransmissions: number;
+  /** Old-ring packets rebroadcast during recovery. */
+  recoveryRetransmissions: number;
+  tokenLosses: number;
+  gathers: number;
+  membershipChanges: number;
+  /** formContribution results longer than FORM_FIELD_BYTES_MAX (replaced by an empty field). */
+  formFieldsOversized: number;
+  messagesDelivered: number;
+}
+
+/** Copies of the leave announcement sent, so that one lost datagram does not matter. */
+const LEAVE_COPIES = 3;
+const EMPTY = new Uint8Array(0);
+const NULL_RING_SEQ = 0;
+
+interface TokenSent {
+  bytes: Uint8Array;
+  to: DaemonId;
+  /** Data from the successor above this seq proves it got the token. */
+  seqAtSend: number;
+  deadline: number;
+}
+
+export class TotemNode implements TotemEngine {
+  private readonly o: TotemOptions;
+  private readonly self: DaemonId;
+  private readonly inc: number;
+  private readonly rtrMax: number;
+  private readonly aheadPacketsMax: number;
+  private readonly outstandingPacketsMax: number;
+
+  private started = false;
+  private left = false;
+  private state: State = 'gather';
+
+  /** Installed regular configuration. */
+  private ring: RingId;
+  private members: DaemonId[];
+  private memberInc = new Map<DaemonId, number>();
+  private log: RingLog;
+  private readonly reasm = new Reassembler();
+  private ringSeqMax: number;
+  /** Highest incarnation seen of every daemon. */
+  private readonly incarnations = new Map<DaemonId, number>();
+  private readonly packer: Packer;
+
+  // The ring whose token circulates (installed ring when operational, forming ring in recovery).
+  private tokenSeqSeen = 0;
+  private myPreviousFcc = 0;
+  private myPreviousBacklog = 0;
+  private previousAruOut = 0;
+  private tokenSent: TokenSent | undefined;
+  private tokenLossAt: number | undefined;
+  private rotations = 0;
+
+  // Gather.
+  private gather: Gather | undefined;
+  private joinAt: number | undefined;
+  private consensusAt: number | undefined;
+
+  // Commit and recovery.
+  private commit: CommitToken | undefined;
+  /** The gather whose consensus the commit token was built on (stale-join filter). */
+  private committedGather: Gather | undefined;
+  private formAt: number | undefined;
+  private next: RingLog | undefined;
+  private nextMembers: DaemonId[] = [];
+  private nextInc = new Map<DaemonId, number>();
+  private plan: RecoveryPlan | undefined;
+  private recoveryQueue: number[] = [];
+  private recoveryHead = 0;
+
+  private probeAt: number | undefined;
+
+  private tx: Transmit[] = [];
+  private txHead = 0;
+  private ev: RingEvent[] = [];
+  private evHead = 0;
+
+  private readonly st: TotemStats = {
+    packetsReceived: 0,
+    packetsMalformed: 0,
+    packetsStale: 0,
+    foreignDetections: 0,
+    tokensReceived: 0,
+    tokensDuplicate: 0,
+    tokenRetransmits: 0,
+    retransmissions: 0,
+    recoveryRetransmissions: 0,
+    tokenLosses: 0,
+    gathers: 0,
+    membershipChanges: 0,
+    formFieldsOversized: 0,
+    messagesDelivered: 0,
+  };
+
+  constructor(opts: TotemOptions) {
+    if (!Number.isSafeInteger(opts.incarnation) || opts.incarnation < 0) {
+      throw new RingcastError('TOTEM_OPTIONS', 'incarnation must be a non-negative safe integer (start time in ms)');
+    }
+    if (opts.windowPacketsMax < 1 || opts.personalWindowPacketsMax < 1) {
+      throw new RingcastError('TOTEM_OPTIONS', 'windowPacketsMax and personalWindowPacketsMax must be at least 1');
+    }
+    const itemRoom = opts.packetBytesMax - DATA_FIXED_BYTES - RECOVERY_EXTRA_BYTES;
+    if (itemRoom < 128 || opts.packetBytesMax > 65000) {
+      throw new RingcastError('TOTEM_OPTIONS', `packetBytesMax ${opts.packetBytesMax} must be between ${DATA_FIXED_BYTES + RECOVERY_EXTRA_BYTES + 128} and 65000`);
+    }
+    this.o = opts;
+    this.self = opts.self >>> 0;
+    this.inc = opts.incarnation;
+    this.rtrMax = rtrMaxFor(opts.packetBytesMax);
+    this.outstandingPacketsMax = 3 * opts.windowPacketsMax;
+    this.aheadPacketsMax = 4 * opts.windowPacketsMax + 64;
+    // Ring seqs start above the incarnation so a restarted daemon never reuses a ring id of its
+    // previous life (the incarnation grows faster than this daemon forms rings).
+    this.ringSeqMax = opts.incarnation;
+    this.ring = { rep: this.self, seq: NULL_RING_SEQ };
+    this.members = [this.self];
+    this.memberInc.set(this.self, this.inc);
+    this.log = new RingLog(this.ring, this.aheadPacketsMax);
+    this.packer = new Packer(itemRoom, opts.pendingMessagesMax);
+    this.incarnations.set(this.self, this.inc);
+  }
+
+  // ---------------------------------------------------------------- public surface
+
+  start(now: number): void {
+    if (this.started) return;
+    this.started = true;
+    // A lone daemon forms a singleton ring at once, then looks for others with merge probes.
+    const ring = { rep: this.self, seq: this.ringSeqMax + 1 };
+    this.ringSeqMax = ring.seq;
+    const previous = this.ring;
+    this.installRing(ring, [this.self], new Map([[this.self, this.inc]]));
+    this.pushEvent({
+      type: 'regular',
+      ring,
+      members: [this.self],
+      previousRings: new Map([[this.self, previous]]),
+      formFields: new Map([[this.self, this.formField(ring, [this.self])]]),
+    });
+    this.st.membershipChanges++;
+    this.sendProbe(now);
+  }
+
+  submit(now: number, msg: SubmittedMessage): boolean {
+    if (this.left) return false;
+    if (msg.payload.length > MESSAGE_BYTES_MAX) {
+      throw new RingcastError('MESSAGE_TOO_LARGE', `message of ${msg.payload.length} bytes exceeds the ${MESSAGE_BYTES_MAX}-byte limit; split it`);
+    }
+    if (!this.packer.push(msg.service, msg.stream >>> 0, msg.payload)) return false;
+    if (this.started && this.state === 'operational' && this.members.length === 1) this.flushSingleton();
+    void now;
+    return true;
+  }
+
+  handlePacket(now: number, from: DaemonId, bytes: Uint8Array): void {
+    if (!this.started || this.left) return;
+    this.st.packetsReceived++;
+    const h = decodeHeader(bytes);
+    if (!h || h.sender !== from >>> 0 || h.sender === this.self) {
+      this.st.packetsMalformed++;
+      return;
+    }
+    const known = this.incarnations.get(h.sender);
+    if (known !== undefined && h.incarnation < known) {
+      this.st.packetsStale++;
+      return;
+    }
+    switch (h.type) {
+      case PacketType.DATA: {
+        // Own copy: the log keeps packets, and the driver may reuse its receive buffer.
+        const copy = bytes.slice();
+        const p = decodeData(copy, h);
+        if (!p) break;
+        this.noteIncarnation(now, h);
+        this.onData(now, h, p, copy);
+        return;
+      }
+      case PacketType.TOKEN: {
+        const t = decodeToken(bytes);
+        if (!t) break;
+        this.noteIncarnation(now, h);
+        this.onToken(now, h, t);
+        return;
+      }
+      case PacketType.JOIN: {
+        const j = decodeJoin(bytes);
+        if (!j) break;
+        this.noteIncarnation(now, h);
+        this.onJoin(now, h, j);
+        return;
+      }
+      case PacketType.COMMIT: {
+        const c = decodeCommit(bytes);
+        if (!c) break;
+        this.noteIncarnation(now, h);
+        this.onCommit(now, h, c);
+        return;
+      }
+      case PacketType.PROBE: {
+        const r = decodeProbe(bytes);
+        if (!r) break;
+        this.noteIncarnation(now, h);
+        this.onProbe(now, h, r);
+        return;
+      }
+    }
+    this.st.packetsMalformed++;
+  }
+
+  handleTimeout(now: number): void {
+    if (!this.started || this.left) return;
+    const ts = this.tokenSent;
+    if (ts && now >= ts.deadline) {
+      // Totem §3.2 token retransmission: no sign that the successor got it.
+      this.tx.push({ to: ts.to, bytes: ts.bytes });
+      ts.deadline = now + this.o.timeouts.tokenRetransmitMs;
+      this.st.tokenRetransmits++;
+    }
+    if (this.tokenLossAt !== undefined && now >= this.tokenLossAt) {
+      // Totem §4.1 failure detection: token loss.
+      this.st.tokenLosses++;
+      this.enterGather(now);
+    }
+    if (this.formAt !== undefined && now >= this.formAt && (this.state === 'commit' || this.state === 'recovery')) {
+      // Totem §4.3: commit or recovery did not complete in time.
+      this.enterGather(now);
+    }
+    if (this.state === 'gather' && this.gather) {
+      if (this.consensusAt !== undefined && now >= this.consensusAt) {
+        // Totem §4.2 consensus timeout: silent or disagreeing processors fail.
+        const g = this.gather;
+        const changed = g.onConsensusTimeout();
+        this.consensusAt = now + this.o.timeouts.consensusMs;
+        if (changed) this.sendJoin(now);
+        this.checkConsensus(now);
+      }
+      if (this.state === 'gather' && this.joinAt !== undefined && now >= this.joinAt) {
+        this.sendJoin(now);
+      }
+    }
+    if (this.state === 'operational' && this.probeAt !== undefined && now >= this.probeAt) {
+      this.sendProbe(now);
+    }
+  }
+
+  leave(now: number): void {
+    if (!this.started || this.left) return;
+    const j: JoinMessage = {
+      ring: this.ring,
+      ringSeqMax: this.ringSeqMax,
+      leave: true,
+      procs: new Map([[this.self, this.inc]]),
+      fails: new Set(),
+    };
+    const bytes = encodeJoin(j, this.self, this.inc);
+    for (let i = 0; i < LEAVE_COPIES; i++) this.tx.push({ to: 'configured', bytes });
+    this.left = true;
+    this.tokenSent = undefined;
+    this.tokenLossAt = undefined;
+    this.joinAt = undefined;
+    this.consensusAt = undefined;
+    this.formAt = undefined;
+    this.probeAt = undefined;
+    void now;
+  }
+
+  pollTransmit(): Transmit | undefined {
+    if (this.txHead >= this.tx.length) {
+      if (this.tx.length) {
+        this.tx = [];
+        this.txHead = 0;
+      }
+      return undefined;
+    }
+    const t = this.tx[this.txHead++];
+    return t;
+  }
+
+  pollTimeout(): number | undefined {
+    if (!this.started || this.left) return undefined;
+    let t = Infinity;
+    if (this.tokenSent) t = Math.min(t, this.tokenSent.deadline);
+    if (this.tokenLossAt !== undefined) t = Math.min(t, this.tokenLossAt);
+    if (this.formAt !== undefined && (this.state === 'commit' || this.state === 'recovery')) t = Math.min(t, this.formAt);
+    if (this.state === 'gather') {
+      if (this.joinAt !== undefined) t = Math.min(t, this.joinAt);
+      if (this.consensusAt !== undefined) t = Math.min(t, this.consensusAt);
+    }
+    if (this.state === 'operational' && this.probeAt !== undefined) t = Math.min(t, this.probeAt);
+    return t === Infinity ? undefined : t;
+  }
+
+  pollEvent(): RingEvent | undefined {
+    if (this.evHead >= this.ev.length) {
+      if (this.ev.length) {
+        this.ev = [];
+        this.evHead = 0;
+      }
+      return undefined;
+    }
+    return this.ev[this.evHead++];
+  }
+
+  status(): TotemStatus {
+    return {
+      state: this.state,
+      ring: this.ring,
+      members: this.members.slice(),
+      aru: this.log.aru,
+      highestSeq: this.log.high,
+      tokenRounds: this.rotations,
+      retransmissions: this.st.retransmissions + this.st.recoveryRetransmissions,
+      membershipChanges: this.st.membershipChanges,
+      pendingMessages: this.packer.length,
+    };
+  }
+
+  stats(): Readonly<TotemStats> {
+    return { ...this.st };
+  }
+
+  /** True once leave() was called: the engine then ignores all input. */
+  hasLeft(): boolean {
+    return this.left;
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private pushEvent(e: RingEvent): void {
+    this.ev.push(e);
+  }
+
+  private formField(ring: RingId, members: readonly DaemonId[]): Uint8Array {
+    if (!this.o.formContribution) return EMPTY;
+    const f = this.o.formContribution(ring, members);
+    if (f.length > FORM_FIELD_BYTES_MAX) {
+      this.st.formFieldsOversized++;
+      return EMPTY;
+    }
+    return f.slice();
+  }
+
+  private successorOf(members: readonly DaemonId[]): DaemonId {
+    const i = members.indexOf(this.self);
+    return members[(i + 1) % members.length] as DaemonId;
+  }
+
+  /** Broadcast to the members of the ring the token circulates on. */
+  private broadcast(bytes: Uint8Array): void {
+    if (this.state === 'operational') {
+      this.tx.push({ to: 'ring', bytes });
+      return;
+    }
+    // In recovery the new ring is not installed yet, so its members are addressed one by one.
+    for (const m of this.nextMembers) if (m !== this.self) this.tx.push({ to: m, bytes });
+  }
+
+  private noteIncarnation(now: number, h: PacketHeader): void {
+    const known = this.incarnations.get(h.sender);
+    if (known === h.incarnation) return;
+    this.incarnations.set(h.sender, h.incarnation);
+    if (known === undefined) return;
+    // A restarted daemon is a new process: the old incarnation has failed.
+    if (this.state === 'operational' && this.memberInc.has(h.sender)) {
+      this.st.foreignDetections++;
+      this.enterGather(now, h);
+    } else if ((this.state === 'commit' || this.state === 'recovery') && this.commit?.members.some((e) => e.id === h.sender)) {
+      this.enterGather(now, h);
+    } else if (this.state === 'gather' && this.gather) {
+      if (this.gather.addProc(h.sender, h.incarnation)) this.sendJoin(now);
+    }
+  }
+
+  private isMemberOf(inc: ReadonlyMap<DaemonId, number>, h: PacketHeader): boolean {
+    return inc.get(h.sender) === h.incarnation;
+  }
+
+  /** Totem §4.1 foreign message detection while operational. */
+  private foreign(now: number, h: PacketHeader, ring: RingId): void {
+    if (this.state !== 'operational') return;
+    // Traffic of older rings is late, not foreign: live processors are found by probes and joins.
+    if (compareRingId(ring, this.ring) < 0) return;
+    if (this.isMemberOf(this.memberInc, h) && ringIdEquals(ring, this.ring)) return;
+    this.st.foreignDetections++;
+    this.enterGather(now, h);
+  }
+
+  // ---------------------------------------------------------------- ordering (operational / recovery)
+
+  /** The ring the token circulates on, if any. */
+  private tokenRing(): { ring: RingId; members: DaemonId[]; inc: Map<DaemonId, number>; log: RingLog } | undefined {
+    if (this.state === 'operational') return { ring: this.ring, members: this.members, inc: this.memberInc, log: this.log };
+    if (this.state === 'recovery' && this.next) return { ring: this.next.ring, members: this.nextMembers, inc: this.nextInc, log: this.next };
+    return undefined;
+  }
+
+  private onData(now: number, h: PacketHeader, p: DataPacket, bytes: Uint8Array): void {
+    const tr = this.tokenRing();
+    if (tr && ringIdEquals(p.ring, tr.ring)) {
+      if (!this.isMemberOf(tr.inc, h)) return;
+      if (!tr.log.insert(p, bytes)) return;
+      if (this.tokenSent && this.tokenSent.to === p.sender && p.seq > this.tokenSent.seqAtSend) this.tokenSent = undefined;
+      if (p.recovered && this.state === 'recovery') this.acceptRecovered(p);
+      if (this.state === 'operational') this.deliver();
+      return;
+    }
+    if (ringIdEquals(p.ring, this.log.ring) && this.isMemberOf(this.memberInc, h)) {
+      // Late packets of the installed ring stay useful for recovery until this processor
+      // reports its old-ring state in the commit token (then the old ring is frozen).
+      if (this.state === 'gather') this.log.insert(p, bytes);
+      return;
+    }
+    this.foreign(now, h, p.ring);
+  }
+
+  /** Totem §4.4 recovery: an old-ring message rebroadcast on the new ring. */
+  private acceptRecovered(carrier: DataPacket): void {
+    const r = carrier.recovered;
+    const plan = this.plan;
+    if (!r || !plan || !ringIdEquals(r.ring, this.log.ring) || r.seq > plan.highMax) return;
+    const old: DataPacket = {
+      sender: r.sender,
+      incarnation: 0,
+      ring: r.ring,
+      seq: r.seq,
+      items: carrier.items,
+      hasSafe: carrier.hasSafe,
+    };
+    this.log.insert(old, EMPTY);
+  }
+
+  private onToken(now: number, h: PacketHeader, t: RegularToken): void {
+    const tr = this.tokenRing();
+    if (!tr || !ringIdEquals(t.ring, tr.ring)) {
+      this.foreign(now, h, t.ring);
+      return;
+    }
+    if (!this.isMemberOf(tr.inc, h)) return;
+    this.st.tokensReceived++;
+    if (t.tokenSeq <= this.tokenSeqSeen) {
+      this.st.tokensDuplicate++;
+      return;
+    }
+    this.processToken(now, t);
+  }
+
+  /** Totem §3.2 token processing (and §4.4 while in recovery). */
+  private processToken(now: number, t: RegularToken): void {
+    this.tokenSeqSeen = t.tokenSeq;
+    this.tokenSent = undefined;
+    this.tokenLossAt = now + this.o.timeouts.tokenLossMs;
+    if (this.state === 'recovery' && t.doneCount >= this.nextMembers.length) {
+      // EVS: every member holds every recovered message; install the new ring.
+      this.install(now);
+    }
+    const tr = this.tokenRing();
+    if (!tr) throw new Error('token processing outside operational/recovery');
+    const L = tr.log;
+    L.noteHigh(t.seq);
+    const aruIn = t.aru;
+    const recovering = this.state === 'recovery';
+
+    // Totem §3.2: answer retransmission requests this processor can serve.
+    const served = takeServableRtr(t, (s) => L.get(s) !== undefined, this.o.windowPacketsMax);
+    for (const s of served) {
+      this.broadcast((L.get(s) as { bytes: Uint8Array }).bytes);
+      this.st.retransmissions++;
+    }
+
+    // Totem §3.3 flow control, then broadcast new packets with seqs taken from the token.
+    const backlog = recovering ? this.recoveryQueue.length - this.recoveryHead : this.packer.length;
+    const allowed = allowedNewPackets({
+      tokenFcc: t.fcc,
+      myPreviousFcc: this.myPreviousFcc,
+      retransmitted: served.length,
+      tokenBacklog: t.backlog,
+      myPreviousBacklog: this.myPreviousBacklog,
+      myBacklog: backlog,
+      windowPacketsMax: this.o.windowPacketsMax,
+      personalWindowPacketsMax: this.o.personalWindowPacketsMax,
+      seq: t.seq,
+      aru: Math.max(L.safe, Math.min(aruIn, this.previousAruOut)),
+      outstandingPacketsMax: this.outstandingPacketsMax,
+    });
+    let sent = 0;
+    if (recovering) {
+      const oldRing = this.log.ring;
+      while (sent < allowed && this.recoveryHead < this.recoveryQueue.length) {
+        const oldSeq = this.recoveryQueue[this.recoveryHead++] as number;
+        const old = this.log.get(oldSeq);
+        if (!old) continue;
+        const pkt: DataPacket = {
+          sender: this.self,
+          incarnation: this.inc,
+          ring: tr.ring,
+          seq: t.seq + 1,
+          items: old.pkt.items,
+          hasSafe: old.pkt.hasSafe,
+          recovered: { ring: oldRing, seq: oldSeq, sender: old.pkt.sender },
+        };
+        const bytes = encodeData(pkt);
+        t.seq++;
+        L.insert(pkt, bytes);
+        this.broadcast(bytes);
+        this.st.recoveryRetransmissions++;
+        sent++;
+      }
+    } else {
+      while (sent < allowed) {
+        const items = this.packer.nextPacket();
+        if (!items) break;
+        let hasSafe = false;
+        for (const it of items) if (it.service === 0x20) hasSafe = true;
+        const pkt: DataPacket = { sender: this.self, incarnation: this.inc, ring: tr.ring, seq: t.seq + 1, items, hasSafe };
+        const bytes = encodeData(pkt);
+        t.seq++;
+        L.insert(pkt, bytes);
+        this.broadcast(bytes);
+        sent++;
+      }
+    }
+    const backlogNow = recovering ? this.recoveryQueue.length - this.recoveryHead : this.packer.length;
+    t.fcc = Math.max(0, t.fcc - this.myPreviousFcc) + served.length + sent;
+    this.myPreviousFcc = served.length + sent;
+    t.backlog = Math.max(0, t.backlog - this.myPreviousBacklog) + backlogNow;
+    this.myPreviousBacklog = backlogNow;
+
+    // Totem §3.2: update aru; the safe line is the lower of the aru I sent last visit and the
+    // aru that came back after a full rotation (every member had received up to it).
+    updateTokenAru(t, this.self, L.aru);
+    L.raiseSafe(Math.min(this.previousAruOut, aruIn));
+    this.previousAruOut = t.aru;
+
+    // Totem §3.2: request what I miss.
+    addRtr(t, L.missing(this.rtrMax), this.rtrMax);
+
+    if (recovering) {
+      // Totem §4.4: recovery is over once a full rotation finds every member with nothing
+      // left to send and everything received.
+      const done = this.recoveryHead >= this.recoveryQueue.length && sent === 0 && L.aru === t.seq;
+      t.doneCount = done ? t.doneCount + 1 : 0;
+      if (t.doneCount >= this.nextMembers.length) this.install(now);
+    }
+
+    const members = this.state === 'operational' ? this.members : this.nextMembers;
+    if (members[0] === this.self) {
+      t.rotation++;
+    }
+    this.rotations = t.rotation;
+    t.tokenSeq++;
+    this.tokenSeqSeen = t.tokenSeq;
+    const to = this.successorOf(members);
+    const bytes = encodeToken(t, this.self, this.inc);
+    this.tx.push({ to, bytes });
+    this.tokenSent = { bytes, to, seqAtSend: t.seq, deadline: now + this.o.timeouts.tokenRetransmitMs };
+    if (this.state === 'operational') this.deliver();
+  }
+
+  /**
+   * Delivery on the installed ring, in seq order: a packet is delivered once every lower seq has
+   * been (agreed order), and a packet carrying a SAFE message additionally only once it is below
+   * the safe line (Totem safe delivery). Recovery carriers are not new-ring messages.
+   */
+  private deliver(): void {
+    const L = this.log;
+    for (;;) {
+      const s = L.delivered + 1;
+      const sp = L.get(s);
+      if (!sp) break;
+      if (sp.pkt.recovered) {
+        L.delivered = s;
+        continue;
+      }
+      if (sp.pkt.hasSafe && s > L.safe) break;
+      this.emitPacket(sp.pkt, this.ring);
+      L.delivered = s;
+    }
+    L.raiseSafe(L.safe);
+  }
+
+  private emitPacket(p: DataPacket, ring: RingId): void {
+    for (const it of p.items) {
+      const m = this.reasm.push(p.sender, it);
+      if (!m) continue;
+      this.st.messagesDelivered++;
+      this.ev.push({
+        type: 'message',
+        ring,
+        seq: p.seq,
+        sender: p.sender,
+        stream: m.stream,
+        service: m.service,
+        payload: m.payload,
+      });
+    }
+  }
+
+  /** Singleton ring: own broadcasts are processed at once; every level is immediately safe. */
+  private flushSingleton(): void {
+    const L = this.log;
+    for (;;) {
+      const items = this.packer.nextPacket();
+      if (!items) break;
+      let hasSafe = false;
+      for (const it of items) if (it.service === 0x20) hasSafe = true;
+      const pkt: DataPacket = { sender: this.self, incarnation: this.inc, ring: this.ring, seq: L.high + 1, items, hasSafe };
+      L.insert(pkt, EMPTY);
+      L.raiseSafe(L.aru);
+      this.deliver();
+    }
+  }
+
+  // ---------------------------------------------------------------- membership
+
+  private sendProbe(now: number): void {
+    // Only the representative probes: one probe per ring and interval is enough to be found.
+    if (this.ring.rep === this.self) {
+      this.tx.push({ to: 'configured', bytes: encodeProbe(this.ring, this.self, this.inc) });
+    }
+    this.probeAt = now + this.o.timeouts.mergeDetectMs;
+  }
+
+  private onProbe(now: number, h: PacketHeader, ring: RingId): void {
+    if (this.state === 'operational') {
+      if (this.isMemberOf(this.memberInc, h) && ring.seq <= this.ring.seq) return;
+      this.st.foreignDetections++;
+      this.enterGather(now, h);
+    } else if (this.state === 'gather' && this.gather) {
+      if (this.gather.fails.has(h.sender)) return;
+      if (this.gather.addProc(h.sender, h.incarnation)) this.sendJoin(now);
+    }
+  }
+
+  /** Totem §4.2: shift to the gather state. */
+  private enterGather(now: number, discovered?: PacketHeader): void {
+    if (this.state !== 'gather' || !this.gather) {
+      const initial = new Map<DaemonId, number>();
+      for (const id of this.members) initial.set(id, this.incarnations.get(id) ?? 0);
+      if (this.commit) for (const e of this.commit.members) initial.set(e.id, this.incarnations.get(e.id) ?? e.incarnation);
+      this.gather = new Gather(this.self, this.inc, initial, this.ringSeqMax);
+      this.state = 'gather';
+      this.st.gathers++;
+      this.tokenSent = undefined;
+      this.tokenLossAt = undefined;
+      this.formAt = undefined;
+      this.probeAt = undefined;
+      this.commit = undefined;
+      this.committedGather = undefined;
+      this.next = undefined;
+      this.nextMembers = [];
+      this.nextInc = new Map();
+      this.plan = undefined;
+      this.recoveryQueue = [];
+      this.recoveryHead = 0;
+      this.consensusAt = now + this.o.timeouts.consensusMs;
+    }
+    if (discovered) this.gather.addProc(discovered.sender, discovered.incarnation);
+    this.sendJoin(now);
+    this.checkConsensus(now);
+  }
+
+  private sendJoin(now: number): void {
+    const g = this.gather;
+    if (!g) return;
+    const j: JoinMessage = { ring: this.ring, ringSeqMax: Math.max(this.ringSeqMax, g.ringSeqMax), leave: false, procs: g.procs, fails: g.fails };
+    this.tx.push({ to: 'configured', bytes: encodeJoin(j, this.self, this.inc) });
+    this.joinAt = now + this.o.timeouts.joinMs;
+  }
+
+  private onJoin(now: number, h: PacketHeader, j: JoinMessage): void {
+    if (j.ringSeqMax > this.ringSeqMax) this.ringSeqMax = j.ringSeqMax;
+    const from = h.sender;
+    if (this.state === 'operational') {
+      const member = this.isMemberOf(this.memberInc, h);
+      if (j.leave) {
+        if (!member) return;
+        this.enterGather(now);
+        if (this.gather?.fail(from)) this.sendJoin(now);
+        this.checkConsensus(now);
+        return;
+      }
+      // A processor that counts me as failed does not want me now; its ring will probe later.
+      if (j.fails.has(this.self)) return;
+      // A delayed join from a member, sent before the ring I am in was formed.
+      if (member && j.ring.seq < this.ring.seq) return;
+      if (!member) this.st.foreignDetections++;
+      this.enterGather(now, h);
+    } else if (this.state === 'commit' || this.state === 'recovery') {
+      const inForming = this.commit?.members.some((e) => e.id === from) ?? false;
+      if (!inForming) return;
+      if (!j.leave && this.committedGather?.sameSets(j)) return;
+      this.enterGather(now);
+    }
+    const g = this.gather;
+    if (this.state !== 'gather' || !g) return;
+    const outcome = g.onJoin(from, j);
+    if (outcome === 'changed') this.sendJoin(now);
+    this.checkConsensus(now);
+  }
+
+  private checkConsensus(now: number): void {
+    const g = this.gather;
+    if (this.state !== 'gather' || !g || !g.consensus()) return;
+    const members = g.members();
+    // Totem §4.3: the representative (smallest id) forms the commit token; others wait for it.
+    if (members[0] !== this.self) return;
+    const seq = Math.max(this.ringSeqMax, g.ringSeqMax, this.ring.seq) + 1;
+    const ring: RingId = { rep: this.self, seq };
+    const entries: CommitEntry[] = members.map((id) => ({
+      id,
+      incarnation: g.procs.get(id) ?? 0,
+      filled: false,
+      oldRing: { rep: 0, seq: 0 },
+      oldAru: 0,
+      oldHigh: 0,
+      oldSafe: 0,
+      oldDelivered: 0,
+      form: EMPTY,
+    }));
+    const c: CommitToken = { ring, tokenSeq: 1, rotation: 1, members: entries };
+    this.enterCommit(now, c, g);
+    if (members.length === 1) {
+      // Alone: both rotations are trivially complete; recovery has nothing to exchange.
+      c.rotation = 2;
+      this.enterRecovery(now, c);
+      this.install(now);
+      return;
+    }
+    this.forwardCommit(now, c);
+  }
+
+  /** Totem §4.3 commit token, first rotation: fill my entry and freeze my old-ring state. */
+  private enterCommit(now: number, c: CommitToken, g: Gather): void {
+    const e = c.members.find((m) => m.id === this.self) as CommitEntry;
+    e.filled = true;
+    e.oldRing = this.log.ring;
+    e.oldAru = this.log.aru;
+    e.oldHigh = Math.max(this.log.high, this.log.aru);
+    e.oldSafe = Math.min(this.log.safe, this.log.aru);
+    e.oldDelivered = this.log.delivered;
+    e.form = this.formField(c.ring, c.members.map((m) => m.id));
+    this.commit = c;
+    this.committedGather = g;
+    this.gather = undefined;
+    this.state = 'commit';
+    this.formAt = now + this.o.timeouts.formMs;
+    this.joinAt = undefined;
+    this.consensusAt = undefined;
+    this.tokenSeqSeen = c.tokenSeq;
+    if (c.ring.seq > this.ringSeqMax) this.ringSeqMax = c.ring.seq;
+  }
+
+  private forwardCommit(now: number, c: CommitToken): void {
+    c.tokenSeq++;
+    this.tokenSeqSeen = c.tokenSeq;
+    const to = this.successorOf(c.members.map((m) => m.id));
+    const bytes = encodeCommit(c, this.self, this.inc);
+    this.tx.push({ to, bytes });
+    this.tokenSent = { bytes, to, seqAtSend: Infinity, deadline: now + this.o.timeouts.tokenRetransmitMs };
+  }
+
+  private onCommit(now: number, h: PacketHeader, c: CommitToken): void {
+    const ids = c.members.map((m) => m.id);
+    const myIndex = ids.indexOf(this.self);
+    if (myIndex < 0) return;
+    const predecessor = ids[(myIndex + ids.length - 1) % ids.length];
+    if (predecessor !== h.sender) return;
+    const mine = c.members[myIndex] as CommitEntry;
+    if (mine.incarnation !== this.inc) return;
+    for (const e of c.members) {
+      const known = this.incarnations.get(e.id);
+      if (known !== undefined && known > e.incarnation) return;
+    }
+
+    if (this.state === 'gather' && this.gather) {
+      // Totem §4.3: accept a commit token for exactly the membership I am gathering.
+      const g = this.gather;
+      if (c.rotation !== 1 || mine.filled || c.ring.rep !== ids[0]) return;
+      const gm = g.members();
+      if (gm.length !== ids.length || gm.some((id, i) => id !== ids[i])) return;
+      for (const e of c.members) if (g.procs.get(e.id) !== e.incarnation) return;
+      if (c.ring.seq <= this.ring.seq) return;
+      this.enterCommit(now, c, g);
+      this.forwardCommit(now, c);
+      return;
+    }
+    if ((this.state === 'commit' || this.state === 'recovery') && this.commit && ringIdEquals(c.ring, this.commit.ring)) {
+      if (c.tokenSeq <= this.tokenSeqSeen) {
+        this.st.tokensDuplicate++;
+        return;
+      }
+      this.tokenSent = undefined;
+      const rep = c.ring.rep === this.self;
+      if (this.state === 'commit') {
+        if (c.rotation === 1) {
+          if (!rep) return;
+          if (c.members.some((e) => !e.filled)) {
+            this.enterGather(now);
+            return;
+          }
+          // Totem §4.3: second rotation distributes every member's entry.
+          c.rotation = 2;
+          this.enterRecovery(now, c);
+          this.forwardCommit(now, c);
+          return;
+        }
+        if (c.members.some((e) => !e.filled)) return;
+        this.enterRecovery(now, c);
+        this.forwardCommit(now, c);
+        return;
+      }
+      if (rep && c.rotation === 2) {
+        // Totem §4.4: the commit token completed its second rotation; the representative
+        // starts the new ring's regular token, and recovery runs on it.
+        const t: RegularToken = {
+          ring: c.ring,
+          tokenSeq: c.tokenSeq,
+          seq: 0,
+          aru: 0,
+          aruId: undefined,
+          fcc: 0,
+          backlog: 0,
+          rotation: 0,
+          doneCount: 0,
+          rtr: [],
+        };
+        this.processToken(now, t);
+      }
+    }
+  }
+
+  /** Totem §4.4: enter recovery on the forming ring with every member's commit entry known. */
+  private enterRecovery(now: number, c: CommitToken): void {
+    this.commit = c;
+    this.state = 'recovery';
+    this.next = new RingLog(c.ring, this.aheadPacketsMax);
+    this.nextMembers = c.members.map((e) => e.id);
+    this.nextInc = new Map(c.members.map((e) => [e.id, e.incarnation]));
+    this.plan = planRecovery(c, this.self, this.log);
+    this.recoveryQueue = this.plan.retransmit;
+    this.recoveryHead = 0;
+    this.myPreviousFcc = 0;
+    this.myPreviousBacklog = 0;
+    this.previousAruOut = 0;
+    this.tokenLossAt = c.members.length > 1 ? now + this.o.timeouts.tokenLossMs : undefined;
+    if (c.ring.seq > this.ringSeqMax) this.ringSeqMax = c.ring.seq;
+  }
+
+  /**
+   * EVS installation (Totem §4.4 final step): deliver the old ring's messages that satisfy the
+   * old regular configuration's rules, then the transitional configuration and the rest of the
+   * recovered old-ring messages (holes skipped), then the new regular configuration.
+   */
+  private install(now: number): void {
+    const c = this.commit;
+    const plan = this.plan;
+    const next = this.next;
+    if (!c || !plan || !next) throw new Error('install without commit token and recovery plan');
+    const old = this.log;
+    const oldRing = old.ring;
+
+    // EVS: deliver in the old regular configuration, up to the first hole or the first SAFE
+    // message not known to be received by every member of the old configuration.
+    for (let s = old.delivered + 1; s <= plan.highMax; s++) {
+      const sp = old.get(s);
+      if (!sp) break;
+      if (sp.pkt.hasSafe && s > plan.safeMax) break;
+      this.emitPacket(sp.pkt, oldRing);
+      old.delivered = s;
+    }
+    // EVS: the transitional configuration, then what could not be delivered in the regular one.
+    this.pushEvent({ type: 'transitional', ring: c.ring, previous: oldRing, members: plan.transMembers.slice() });
+    for (let s = old.delivered + 1; s <= plan.highMax; s++) {
+      const sp = old.get(s);
+      if (!sp) {
+        // A hole no member of the transitional configuration can fill: fragments around it can
+        // never be joined.
+        this.reasm.clear();
+        continue;
+      }
+      this.emitPacket(sp.pkt, c.ring);
+      old.delivered = s;
+    }
+    this.reasm.clear();
+
+    // EVS: the new regular configuration.
+    const previousRings = new Map<DaemonId, RingId>();
+    const formFields = new Map<DaemonId, Uint8Array>();
+    for (const e of c.members) {
+      previousRings.set(e.id, e.oldRing);
+      formFields.set(e.id, e.form);
+    }
+    const members = c.members.map((e) => e.id);
+    this.pushEvent({ type: 'regular', ring: c.ring, members: members.slice(), previousRings, formFields });
+    this.st.membershipChanges++;
+
+    this.installRing(c.ring, members, this.nextInc, next);
+    this.commit = undefined;
+    this.committedGather = undefined;
+    this.plan = undefined;
+    this.next = undefined;
+    this.nextMembers = [];
+    this.nextInc = new Map();
+    this.recoveryQueue = [];
+    this.recoveryHead = 0;
+    this.formAt = undefined;
+    this.packer.restartPartial();
+    this.probeAt = now + this.o.timeouts.mergeDetectMs;
+    if (members.length === 1) {
+      this.tokenSent = undefined;
+      this.tokenLossAt = undefined;
+      this.flushSingleton();
+    }
+    this.deliver();
+  }
+
+  private installRing(ring: RingId, members: DaemonId[], inc: ReadonlyMap<DaemonId, number>, log?: RingLog): void {
+    this.ring = ring;
+    this.members = members;
+    this.memberInc = new Map(inc);
+    this.log = log ?? new RingLog(ring, this.aheadPacketsMax);
+    this.state = 'operational';
+    this.gather = undefined;
+    this.joinAt = undefined;
+    this.consensusAt = undefined;
+  }
+}
