@@ -1,0 +1,673 @@
+/**
+ * The client listener: the IO adapter that runs one `ClientSession` per TCP or Unix-socket
+ * connection (spec: shared/protocol/spread-client-protocol.md §1 transport, §3 handshake, §9
+ * session death, §11 limits, §12 configuration).
+ *
+ * Every socket event is guarded: an exception ends that connection only, never the daemon.
+ * `onRequest` is never called from inside `deliver()` or `release()`; a kill ordered there (slow
+ * reader) reaches the handler on a later microtask.
+ */
+import { randomInt } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import { RingcastError } from '../util/errors.js';
+import {
+  ClientSession,
+  describeCloseReason,
+  type CloseReason,
+  type SessionHost,
+  type SessionPeer,
+  type SessionRequest,
+} from './machine.js';
+import { SpreadCode, SpreadLimits } from './protocol.js';
+
+export type { SessionPeer, SessionRequest } from './machine.js';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface ClientListenerOptions {
+  daemonName: string;
+  /** Client TCP listeners (IPv4 or IPv6 literals or host names; port 0 picks a free port). */
+  tcp: { host: string; port: number }[];
+  /** Unix socket path, e.g. /tmp/4803: a stale socket file is replaced, the new one is mode 0666 (§1). */
+  unixPath: string | undefined;
+  allowedAuthMethods: string[];
+  requiredAuthMethods: string[];
+  /** The IP method's check of a peer (the access rules of src/config). */
+  ipAllowed: (peer: SessionPeer) => boolean;
+  /** Frames handed to a session's socket and not yet flushed to the kernel; beyond, the session is killed (§9). */
+  sessionQueueMessagesMax: number;
+  /** Connections held at once (handshaking, open, or killed and not yet released); beyond, REJECT_QUOTA. */
+  sessionsMax: number;
+  /** A connection still in the handshake after this long is dropped without a reply. */
+  handshakeTimeoutMs: number;
+  /** §12. Node always sets SO_REUSEADDR on TCP listeners (on Linux that never allows a second live listener). */
+  socketPortReuse: 'AUTO' | 'ON' | 'OFF';
+  log: (level: LogLevel, msg: string) => void;
+}
+
+export interface SessionHandle {
+  /** '#name#daemon' */
+  readonly privateGroup: string;
+  /** The private name alone. */
+  readonly name: string;
+  /** The client asked for membership messages. */
+  readonly membership: boolean;
+  /** 'a.b.c.d:port', '[v6]:port' or 'unix:<path>', for logs. */
+  readonly peer: string;
+}
+
+export interface SessionRequestHandler {
+  onRequest(s: SessionHandle, r: SessionRequest): void;
+}
+
+export interface ClientListenerStats {
+  /** Connections holding a slot now (see sessionsMax). */
+  sessions: number;
+  /** Handshakes that ended in an accept. */
+  accepted: number;
+  /** Handshakes that ended otherwise, by Spread code name (REJECT_QUOTA, REJECT_AUTH, ...) or HANDSHAKE_TIMEOUT / HOST_ERROR. */
+  rejected: Record<string, number>;
+  /** Sessions killed for not reading. */
+  killedSlow: number;
+  /** Sessions killed for an invalid message header. */
+  invalidFrames: number;
+}
+
+/** How long a closing connection may take to read our FIN before it is destroyed. */
+const CLOSE_LINGER_MS = 1000;
+/** The methods this daemon can run (PWORD is not provided). */
+const SUPPORTED_AUTH_METHODS: readonly string[] = ['NULL', 'IP'];
+/** §3.2: assigned names are at most 9 characters. */
+const ASSIGNED_NAME_CHARS_MAX = 9;
+
+interface Entry {
+  readonly id: number;
+  readonly socket: net.Socket;
+  readonly peer: SessionPeer;
+  readonly peerText: string;
+  readonly machine: ClientSession;
+  /** The private name this connection holds in `names`. */
+  name: string | undefined;
+  handle: SessionHandle | undefined;
+  released: boolean;
+  socketClosed: boolean;
+  finished: boolean;
+  /** No more deliveries: the session was killed or the socket is being closed. */
+  writesClosed: boolean;
+  pumping: boolean;
+  closeNote: string;
+  handshakeTimer: NodeJS.Timeout | undefined;
+  lingerTimer: NodeJS.Timeout | undefined;
+  /** Write accounting: cumulative end offsets of the chunks written, and the total. */
+  writeEnds: number[];
+  writeHead: number;
+  bytesQueued: number;
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** IPv4 peers of a dual-stack listener arrive as ::ffff:a.b.c.d; rules and logs want a.b.c.d. */
+function plainAddress(a: string): string {
+  return a.startsWith('::ffff:') && net.isIPv4(a.slice(7)) ? a.slice(7) : a;
+}
+
+export class ClientListener {
+  private readonly opts: ClientListenerOptions;
+  private readonly handler: SessionRequestHandler;
+  private readonly servers: net.Server[] = [];
+  private readonly sessions = new Set<Entry>();
+  private readonly byPrivateGroup = new Map<string, Entry>();
+  /** Private names held on this daemon, TCP and Unix alike (§3.2: unique per daemon). */
+  private readonly names = new Set<string>();
+  /** Sockets on their way out that hold no slot (quota rejects, finished handshakes). */
+  private readonly strays = new Set<net.Socket>();
+  private unixInode: number | undefined;
+  private connections = 0;
+  private closing = false;
+  private readingPaused = false;
+  private readonly counters = { accepted: 0, killedSlow: 0, invalidFrames: 0 };
+  private readonly rejected: Record<string, number> = {};
+
+  constructor(opts: ClientListenerOptions, handler: SessionRequestHandler) {
+    const d = opts.daemonName;
+    if (d.length < 1 || d.length > SpreadLimits.DAEMON_NAME_CHARS_MAX || !/^[\x24-\x7e]+$/.test(d)) {
+      throw new RingcastError(
+        'SESSION_DAEMON_NAME',
+        `daemon name "${d}" must be 1..${SpreadLimits.DAEMON_NAME_CHARS_MAX} characters from '$' to '~'`,
+      );
+    }
+    for (const m of [...opts.allowedAuthMethods, ...opts.requiredAuthMethods]) {
+      if (!SUPPORTED_AUTH_METHODS.includes(m)) {
+        throw new RingcastError(
+          'SESSION_AUTH_METHOD',
+          `authentication method "${m}" is not available; use ${SUPPORTED_AUTH_METHODS.join(' or ')}`,
+        );
+      }
+    }
+    const positive: [string, number][] = [
+      ['sessionQueueMessagesMax', opts.sessionQueueMessagesMax],
+      ['sessionsMax', opts.sessionsMax],
+      ['handshakeTimeoutMs', opts.handshakeTimeoutMs],
+    ];
+    for (const [k, v] of positive) {
+      if (!Number.isInteger(v) || v < 1) throw new RingcastError('SESSION_OPTIONS', `${k} must be a positive integer, got ${v}`);
+    }
+    for (const t of opts.tcp) {
+      if (!Number.isInteger(t.port) || t.port < 0 || t.port > 65535) {
+        throw new RingcastError('SESSION_OPTIONS', `client port ${t.port} for ${t.host} is not a TCP port`);
+      }
+    }
+    if (opts.tcp.length === 0 && opts.unixPath === undefined) {
+      throw new RingcastError('SESSION_OPTIONS', 'no client listener configured: give a TCP address or a Unix socket path');
+    }
+    this.opts = opts;
+    this.handler = handler;
+  }
+
+  // ---- lifecycle ----
+
+  async listen(): Promise<void> {
+    if (this.servers.length > 0 || this.closing) throw new RingcastError('SESSION_LISTEN', 'the client listener was already started');
+    try {
+      if (this.opts.socketPortReuse === 'OFF' && this.opts.tcp.length > 0) {
+        this.opts.log('warn', 'SocketPortReuse OFF cannot be honoured: Node sets SO_REUSEADDR on every TCP listener (Linux still refuses a second live listener on the port)');
+      }
+      for (const t of this.opts.tcp) {
+        await this.startServer({ host: t.host, port: t.port }, `${t.host}:${t.port}`, 'tcp');
+      }
+      const path = this.opts.unixPath;
+      if (path !== undefined) {
+        await this.clearStaleUnixSocket(path);
+        await this.startServer({ path }, path, 'unix');
+        fs.chmodSync(path, 0o666);
+        this.unixInode = fs.lstatSync(path).ino;
+      }
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
+  }
+
+  /** Stops listening, closes every connection (no kill requests are emitted), removes the Unix socket file. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const closed = this.servers.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          if (!s.listening) return resolve();
+          s.close(() => resolve());
+        }),
+    );
+    for (const e of this.sessions) {
+      this.clearTimers(e);
+      e.socket.destroy();
+    }
+    this.sessions.clear();
+    this.byPrivateGroup.clear();
+    this.names.clear();
+    for (const s of this.strays) s.destroy();
+    this.strays.clear();
+    await Promise.all(closed);
+    this.servers.length = 0;
+    const path = this.opts.unixPath;
+    if (path !== undefined && this.unixInode !== undefined) {
+      try {
+        const st = fs.lstatSync(path);
+        // Only our own socket: another daemon may have taken the path since.
+        if (st.isSocket() && st.ino === this.unixInode) fs.unlinkSync(path);
+      } catch {
+        // already gone
+      }
+      this.unixInode = undefined;
+    }
+  }
+
+  /** Where the listeners are bound (ports resolved when 0 was asked). */
+  addresses(): { tcp: { host: string; port: number }[]; unix: string | undefined } {
+    const tcp: { host: string; port: number }[] = [];
+    let unix: string | undefined;
+    for (const s of this.servers) {
+      const a = s.address();
+      if (a === null) continue;
+      if (typeof a === 'string') unix = a;
+      else tcp.push({ host: a.address, port: a.port });
+    }
+    return { tcp, unix };
+  }
+
+  // ---- commands from the daemon ----
+
+  /** Write a frame to a local session by private group name; membership frames are skipped for sessions without the membership flag. Unknown names are ignored. */
+  deliver(privateGroup: string, frame: Uint8Array, membership: boolean): void {
+    const e = this.byPrivateGroup.get(privateGroup);
+    if (e === undefined || e.handle === undefined) return;
+    if (membership && !e.handle.membership) return;
+    if (e.writesClosed || e.socket.destroyed || !e.socket.writable) return;
+    const unflushed = this.unflushedWrites(e);
+    if (unflushed >= this.opts.sessionQueueMessagesMax) {
+      this.killSlowReader(e, unflushed);
+      return;
+    }
+    this.write(e, frame);
+  }
+
+  /** The kill of this session has been ordered: release its name for reuse and finish closing. */
+  release(privateGroup: string): void {
+    const e = this.byPrivateGroup.get(privateGroup);
+    if (e === undefined) return;
+    this.byPrivateGroup.delete(privateGroup);
+    e.released = true;
+    this.releaseName(e);
+    // Released without a kill from this side (the daemon ended it): nothing more to report.
+    e.machine.terminate('shutdown');
+    if (!e.socket.destroyed) this.endSocket(e);
+    this.forgetIfDone(e);
+  }
+
+  /** Flow control from the daemon: stop (or resume) reading requests from open sessions. */
+  setReadingPaused(paused: boolean): void {
+    if (this.readingPaused === paused) return;
+    this.readingPaused = paused;
+    for (const e of this.sessions) {
+      if (e.handle === undefined || e.socket.destroyed) continue;
+      if (paused) e.socket.pause();
+      else e.socket.resume();
+    }
+    if (!paused) {
+      // Requests parsed while paused: drain them outside the caller's stack.
+      setImmediate(() => {
+        for (const e of this.sessions) if (e.handle !== undefined) this.guard(e, () => this.pump(e));
+      });
+    }
+  }
+
+  stats(): ClientListenerStats {
+    return {
+      sessions: this.sessions.size,
+      accepted: this.counters.accepted,
+      rejected: { ...this.rejected },
+      killedSlow: this.counters.killedSlow,
+      invalidFrames: this.counters.invalidFrames,
+    };
+  }
+
+  // ---- connections ----
+
+  private startServer(addr: net.ListenOptions, text: string, kind: 'tcp' | 'unix'): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const server = net.createServer({ allowHalfOpen: false }, (socket) => this.onConnection(socket, kind));
+      const onError = (err: Error): void => {
+        reject(new RingcastError('SESSION_LISTEN', `cannot listen for clients on ${text}: ${err.message}`, { cause: err }));
+      };
+      server.once('error', onError);
+      server.listen(addr, () => {
+        server.off('error', onError);
+        server.on('error', (err) => this.opts.log('error', `client listener ${text}: ${err.message}`));
+        this.servers.push(server);
+        this.opts.log('info', `listening for clients on ${kind === 'unix' ? `unix:${text}` : text}`);
+        resolve();
+      });
+    });
+  }
+
+  /** A socket file left by a daemon that died is replaced; a live one, or any other file, is an error. */
+  private async clearStaleUnixSocket(path: string): Promise<void> {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new RingcastError('SESSION_UNIX_PATH', `cannot inspect ${path}: ${errText(e)}`);
+    }
+    if (!st.isSocket()) {
+      throw new RingcastError('SESSION_UNIX_PATH', `${path} exists and is not a socket; remove it or configure another client socket path`);
+    }
+    const live = await new Promise<boolean>((resolve) => {
+      const probe = net.connect({ path });
+      probe.once('connect', () => {
+        probe.destroy();
+        resolve(true);
+      });
+      probe.once('error', () => resolve(false));
+    });
+    if (live) {
+      throw new RingcastError('SESSION_UNIX_PATH', `${path} is in use by a running daemon; stop it or configure another client socket path`);
+    }
+    fs.unlinkSync(path);
+  }
+
+  private onConnection(socket: net.Socket, kind: 'tcp' | 'unix'): void {
+    socket.on('error', () => undefined); // replaced below for sessions; never let an 'error' go unhandled
+    try {
+      if (this.closing) {
+        socket.destroy();
+        return;
+      }
+      let peer: SessionPeer;
+      let peerText: string;
+      if (kind === 'tcp') {
+        const address = plainAddress(socket.remoteAddress ?? '?');
+        peer = { kind: 'tcp', address };
+        peerText = net.isIPv6(address) ? `[${address}]:${socket.remotePort ?? 0}` : `${address}:${socket.remotePort ?? 0}`;
+        socket.setNoDelay(true);
+        socket.setKeepAlive(true);
+      } else {
+        peer = { kind: 'unix' };
+        peerText = `unix:${this.opts.unixPath ?? ''}`;
+      }
+      if (this.sessions.size >= this.opts.sessionsMax) {
+        this.count('REJECT_QUOTA');
+        this.opts.log('info', `client ${peerText} rejected: REJECT_QUOTA (${SpreadCode.REJECT_QUOTA}): ${this.sessions.size} sessions already`);
+        this.strays.add(socket);
+        socket.on('close', () => this.strays.delete(socket));
+        socket.on('data', () => undefined);
+        socket.end(Uint8Array.of(SpreadCode.REJECT_QUOTA & 0xff));
+        setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref();
+        return;
+      }
+      this.startSession(socket, peer, peerText);
+    } catch (err) {
+      this.opts.log('error', `client connection setup failed: ${errText(err)}`);
+      socket.destroy();
+    }
+  }
+
+  private startSession(socket: net.Socket, peer: SessionPeer, peerText: string): void {
+    const id = ++this.connections;
+    // The host's name callbacks run only once bytes arrive, after `e` is assigned below.
+    let e!: Entry;
+    const host: SessionHost = {
+      daemonName: this.opts.daemonName,
+      allowedAuthMethods: this.opts.allowedAuthMethods,
+      requiredAuthMethods: this.opts.requiredAuthMethods,
+      peer,
+      tryReserveName: (name) => {
+        if (this.names.has(name)) return false;
+        this.names.add(name);
+        e.name = name;
+        return true;
+      },
+      assignName: () => {
+        const name = this.freshName(id);
+        this.names.add(name);
+        e.name = name;
+        return name;
+      },
+      authenticate: (methods) => (methods.every((m) => this.runMethod(m, peer)) ? 'ok' : 'denied'),
+    };
+    e = {
+      id,
+      socket,
+      peer,
+      peerText,
+      machine: new ClientSession(host),
+      name: undefined,
+      handle: undefined,
+      released: false,
+      socketClosed: false,
+      finished: false,
+      writesClosed: false,
+      pumping: false,
+      closeNote: '',
+      handshakeTimer: undefined,
+      lingerTimer: undefined,
+      writeEnds: [],
+      writeHead: 0,
+      bytesQueued: 0,
+    };
+    this.sessions.add(e);
+
+    e.handshakeTimer = setTimeout(() => {
+      this.guard(e, () => {
+        e.handshakeTimer = undefined;
+        if (e.machine.state === 'connect' || e.machine.state === 'auth') {
+          e.machine.terminate('handshake-timeout');
+          this.pump(e);
+        }
+      });
+    }, this.opts.handshakeTimeoutMs);
+    e.handshakeTimer.unref();
+
+    socket.removeAllListeners('error');
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      this.guard(e, () => {
+        this.opts.log('debug', `client ${e.handle?.privateGroup ?? e.peerText}: socket error ${err.code ?? err.message}`);
+        // §9, §14.9: a reset is the same implicit kill as an EOF.
+        e.machine.end();
+        this.pump(e);
+      });
+    });
+    socket.on('data', (chunk: Buffer) => {
+      this.guard(e, () => {
+        if (e.machine.state === 'closed') return; // closing: read and drop, so our FIN is not turned into a reset
+        e.machine.receive(chunk);
+        this.pump(e);
+      });
+    });
+    socket.on('end', () => {
+      this.guard(e, () => {
+        e.machine.end();
+        this.pump(e);
+      });
+    });
+    socket.on('close', () => {
+      this.guard(e, () => {
+        e.socketClosed = true;
+        e.writesClosed = true;
+        this.clearTimers(e);
+        e.machine.end();
+        this.pump(e);
+        this.forgetIfDone(e);
+      });
+    });
+  }
+
+  /** Drain the machine: handshake bytes to the socket, requests to the daemon, then act on a close. */
+  private pump(e: Entry): void {
+    if (e.pumping || this.closing) return;
+    e.pumping = true;
+    try {
+      const m = e.machine;
+      for (let progressed = true; progressed; ) {
+        progressed = false;
+        for (let out = m.pollOutput(); out !== undefined; out = m.pollOutput()) {
+          progressed = true;
+          if (!e.writesClosed && !e.socket.destroyed) this.write(e, out);
+        }
+        if (e.handle === undefined && m.opened) this.onOpened(e);
+        const h = e.handle;
+        while (h !== undefined && !this.readingPaused && !this.closing) {
+          const r = m.pollRequest();
+          if (r === undefined) break;
+          progressed = true;
+          if (!e.released) this.dispatch(h, r);
+        }
+      }
+      if (m.state === 'closed' && !e.finished) this.onMachineClosed(e, m.closeReason);
+    } finally {
+      e.pumping = false;
+    }
+  }
+
+  private onOpened(e: Entry): void {
+    const m = e.machine;
+    const privateGroup = m.privateGroup;
+    const name = m.name;
+    if (privateGroup === undefined || name === undefined) return;
+    if (e.handshakeTimer !== undefined) {
+      clearTimeout(e.handshakeTimer);
+      e.handshakeTimer = undefined;
+    }
+    e.handle = Object.freeze({ privateGroup, name, membership: m.membership, peer: e.peerText });
+    this.byPrivateGroup.set(privateGroup, e);
+    this.counters.accepted++;
+    const v = m.clientVersion;
+    this.opts.log(
+      'debug',
+      `session ${privateGroup} opened from ${e.peerText} (library ${v ? `${v.major}.${v.minor}.${v.patch}` : '?'}, auth ${m.authMethods.join(' ')}${m.membership ? ', membership' : ''})`,
+    );
+    if (this.readingPaused) e.socket.pause();
+  }
+
+  private onMachineClosed(e: Entry, reason: CloseReason | undefined): void {
+    e.finished = true;
+    if (e.handshakeTimer !== undefined) {
+      clearTimeout(e.handshakeTimer);
+      e.handshakeTimer = undefined;
+    }
+    const who = e.handle !== undefined ? `session ${e.handle.privateGroup} (${e.peerText})` : `client ${e.peerText}`;
+    const text = reason !== undefined ? describeCloseReason(reason) : 'closed';
+    const note = e.closeNote !== '' ? ` (${e.closeNote})` : '';
+    let level: LogLevel = 'info';
+    if (reason?.kind === 'rejected') this.count(reason.codeName);
+    else if (reason?.kind === 'invalid-header') {
+      this.counters.invalidFrames++;
+      level = 'warn';
+    } else if (reason?.kind === 'terminated' && reason.cause === 'handshake-timeout') this.count('HANDSHAKE_TIMEOUT');
+    else if (reason?.kind === 'terminated' && reason.cause === 'not-reading') level = 'warn';
+    else if (reason?.kind === 'host-error') {
+      this.count('HOST_ERROR');
+      level = 'error';
+    } else if (reason?.kind === 'eof' || reason?.kind === 'disconnect') level = 'debug';
+    // Released by the daemon: its closing was logged when the kill happened.
+    if (!(reason?.kind === 'terminated' && reason.cause === 'shutdown')) this.opts.log(level, `${who}: ${text}${note}`);
+
+    if (e.handle === undefined) {
+      // Never opened: nothing was joined, so no kill; the name is free at once.
+      this.releaseName(e);
+      this.sessions.delete(e);
+      if (!e.socket.destroyed) {
+        this.strays.add(e.socket);
+        e.socket.once('close', () => this.strays.delete(e.socket));
+        if (reason?.kind === 'terminated' || reason?.kind === 'host-error') e.socket.destroy();
+        else this.endSocket(e);
+      }
+      return;
+    }
+    switch (reason?.kind) {
+      case 'disconnect':
+        // §9: the socket stays until the kill is ordered (release), so earlier deliveries still go out.
+        break;
+      case 'eof':
+        break;
+      case 'terminated':
+        e.writesClosed = true;
+        if (reason.cause !== 'shutdown') e.socket.destroy();
+        break;
+      default:
+        this.endSocket(e);
+    }
+  }
+
+  private dispatch(h: SessionHandle, r: SessionRequest): void {
+    try {
+      this.handler.onRequest(h, r);
+    } catch (err) {
+      this.opts.log('error', `request ${r.kind} of ${h.privateGroup} failed in the daemon: ${errText(err)}`);
+    }
+  }
+
+  private killSlowReader(e: Entry, unflushed: number): void {
+    this.counters.killedSlow++;
+    e.writesClosed = true;
+    e.closeNote = `${unflushed} frames not flushed, limit ${this.opts.sessionQueueMessagesMax}`;
+    e.machine.terminate('not-reading');
+    e.socket.destroy();
+    // The kill reaches the daemon after its current delivery loop, not inside it.
+    queueMicrotask(() => this.guard(e, () => this.pump(e)));
+  }
+
+  // ---- helpers ----
+
+  private runMethod(method: string, peer: SessionPeer): boolean {
+    if (method === 'NULL') return true;
+    if (method === 'IP') {
+      try {
+        return this.opts.ipAllowed(peer);
+      } catch (err) {
+        this.opts.log('error', `IP access check failed: ${errText(err)}`);
+        return false;
+      }
+    }
+    return false;
+  }
+
+  /** §3.2: 'r<N>-<k>' with N random in 0..9998 and k this connection's number, cut to 9 characters, unique. */
+  private freshName(k: number): string {
+    for (let attempt = 0; attempt < 32; attempt++) {
+      const n = `r${randomInt(0, 9999)}-${k}`.slice(0, ASSIGNED_NAME_CHARS_MAX);
+      if (!this.names.has(n)) return n;
+    }
+    for (let i = 0; ; i++) {
+      const n = `r${i}`;
+      if (!this.names.has(n)) return n;
+    }
+  }
+
+  private releaseName(e: Entry): void {
+    if (e.name !== undefined) {
+      this.names.delete(e.name);
+      e.name = undefined;
+    }
+  }
+
+  private write(e: Entry, bytes: Uint8Array): void {
+    e.bytesQueued += bytes.length;
+    e.writeEnds.push(e.bytesQueued);
+    e.socket.write(bytes);
+  }
+
+  /** Chunks written to the socket whose bytes are still in Node's buffer (not yet taken by the kernel). */
+  private unflushedWrites(e: Entry): number {
+    const flushed = e.bytesQueued - e.socket.writableLength;
+    while (e.writeHead < e.writeEnds.length && (e.writeEnds[e.writeHead] ?? Infinity) <= flushed) e.writeHead++;
+    if (e.writeHead > 1024 && e.writeHead * 2 > e.writeEnds.length) {
+      e.writeEnds = e.writeEnds.slice(e.writeHead);
+      e.writeHead = 0;
+    }
+    return e.writeEnds.length - e.writeHead;
+  }
+
+  /** FIN after what is queued; keep reading (and dropping) so the peer is not reset, then destroy. */
+  private endSocket(e: Entry): void {
+    e.writesClosed = true;
+    if (e.socket.destroyed) return;
+    e.socket.resume();
+    e.socket.end();
+    if (e.lingerTimer === undefined) {
+      e.lingerTimer = setTimeout(() => e.socket.destroy(), CLOSE_LINGER_MS);
+      e.lingerTimer.unref();
+    }
+  }
+
+  private forgetIfDone(e: Entry): void {
+    if (e.socketClosed && (e.handle === undefined || e.released)) this.sessions.delete(e);
+  }
+
+  private clearTimers(e: Entry): void {
+    if (e.handshakeTimer !== undefined) clearTimeout(e.handshakeTimer);
+    if (e.lingerTimer !== undefined) clearTimeout(e.lingerTimer);
+    e.handshakeTimer = undefined;
+    e.lingerTimer = undefined;
+  }
+
+  private count(key: string): void {
+    this.rejected[key] = (this.rejected[key] ?? 0) + 1;
+  }
+
+  private guard(e: Entry, f: () => void): void {
+    try {
+      f();
+    } catch (err) {
+      this.opts.log('error', `client ${e.handle?.privateGroup ?? e.peerText}: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      try {
+        e.socket.destroy();
+      } catch {
+        // nothing more to do for this connection
+      }
+    }
+  }
+}
