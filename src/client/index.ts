@@ -24,4 +24,5 @@ export type {
   RejectMessage,
   GroupId,
 } from './received.js';
+export { describeReceived, formatGroupId, formatPayload } from './format.js';
 export { Service, SERVICE_NAMES, type ServiceLevel } from '../util/service.js';

@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+/**
+ * ringcast <command>: the client-side tools. Each command lives in its own module and registers
+ * itself on this program.
+ */
+import { Command } from 'commander';
+import { registerSimCommand } from './sim-command.js';
+import { registerUserCommand } from './user-command.js';
+
+const program = new Command('ringcast').description('Ringcast command-line tools').showHelpAfterError();
+
+registerUserCommand(program);
+registerSimCommand(program);
+
+await program.parseAsync();
