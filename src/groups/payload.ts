@@ -32,6 +32,7 @@ const KIND_DATA = 4;
 const KIND_STATE = 5;
 
 const STATE_HEADER_BYTES = 2 + 4 + 8 + 4 + 4 + 4;
+/** An entry without its group name and members: name length, group id, flags, view size, member count. */
 const ENTRY_FIXED_BYTES = 1 + 12 + 1 + 4 + 2;
 const ENTRY_MEMBERS_MAX = 0xffff;
 
@@ -237,7 +238,7 @@ export interface LocalGroupState {
  * is left of a payload continues in the next one.
  */
 export function encodeStateParts(ring: RingId, state: readonly LocalGroupState[], bytesMax: number): Uint8Array[] {
-  const smallest = STATE_HEADER_BYTES + 1 + SpreadLimits.GROUP_NAME_BYTES + ENTRY_FIXED_BYTES + 1 + SpreadLimits.PRIVATE_NAME_CHARS_MAX;
+  const smallest = STATE_HEADER_BYTES + SpreadLimits.GROUP_NAME_BYTES + ENTRY_FIXED_BYTES + 1 + SpreadLimits.PRIVATE_NAME_CHARS_MAX;
   if (bytesMax < smallest) throw new GroupPayloadError(`state messages need at least ${smallest} bytes, got ${bytesMax}`);
   interface Entry { s: LocalGroupState; from: number; to: number }
   const bodies: { entries: Entry[]; bytes: number }[] = [];
@@ -247,7 +248,7 @@ export function encodeStateParts(ring: RingId, state: readonly LocalGroupState[]
     cur = { entries: [], bytes: STATE_HEADER_BYTES };
   };
   for (const s of state) {
-    const fixed = 1 + s.group.length + ENTRY_FIXED_BYTES;
+    const fixed = s.group.length + ENTRY_FIXED_BYTES;
     let i = 0;
     do {
       if (cur.entries.length > 0 && cur.bytes + fixed + (s.members.length > i ? 1 + s.members[i]!.length : 0) > bytesMax) flush();
