@@ -4,12 +4,14 @@
  * itself on this program.
  */
 import { Command } from 'commander';
+import { registerFloodCommand } from './flood-command.js';
 import { registerSimCommand } from './sim-command.js';
 import { registerUserCommand } from './user-command.js';
 
 const program = new Command('ringcast').description('Ringcast command-line tools').showHelpAfterError();
 
 registerUserCommand(program);
+registerFloodCommand(program);
 registerSimCommand(program);
 
 await program.parseAsync();
