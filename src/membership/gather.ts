@@ -15,6 +15,9 @@ export class Gather {
   readonly fails = new Set<DaemonId>();
   /** The last join heard from each processor during this gather. */
   private readonly joins = new Map<DaemonId, JoinMessage>();
+  /** Processors heard from since the last consensus timeout. */
+  private readonly heard = new Set<DaemonId>();
+  private disagreeingRounds = 0;
   ringSeqMax: number;
 
   constructor(
@@ -81,6 +84,7 @@ export class Gather {
       }
     }
     this.joins.set(from, j);
+    this.heard.add(from);
     if (j.ringSeqMax > this.ringSeqMax) this.ringSeqMax = j.ringSeqMax;
     return changed ? 'changed' : 'unchanged';
   }
@@ -106,16 +110,34 @@ export class Gather {
     return this.agrees(j);
   }
 
-  /** Totem §4.2 consensus timeout: processors not in agreement go to the fail set. */
+  /**
+   * Totem §4.2 consensus timeout. Processors silent since the last timeout go to the fail set.
+   * If everyone spoke but consensus still fails for a second timeout in a row (a processor that
+   * hears only some of us never converges), the disagreeing ones go to the fail set too.
+   */
   onConsensusTimeout(): boolean {
     let changed = false;
     for (const id of [...this.procs.keys()]) {
       if (id === this.self || this.fails.has(id)) continue;
-      if (!this.agrees(this.joins.get(id))) {
+      if (!this.heard.has(id)) {
         this.fails.add(id);
         changed = true;
       }
     }
+    if (!changed && !this.consensus()) {
+      this.disagreeingRounds++;
+      if (this.disagreeingRounds >= 2) {
+        for (const id of [...this.procs.keys()]) {
+          if (id === this.self || this.fails.has(id)) continue;
+          if (!this.agrees(this.joins.get(id))) {
+            this.fails.add(id);
+            changed = true;
+          }
+        }
+      }
+    }
+    if (changed) this.disagreeingRounds = 0;
+    this.heard.clear();
     return changed;
   }
 

@@ -229,7 +229,9 @@ export class TotemNode implements TotemEngine {
     if (!this.started || this.left) return;
     this.st.packetsReceived++;
     const h = decodeHeader(bytes);
-    if (!h || h.sender !== from >>> 0 || h.sender === this.self) {
+    // Data packets may be relayed (retransmissions keep the originator's header); every other
+    // packet must come from the daemon it names.
+    if (!h || (h.sender !== from >>> 0 && h.type !== PacketType.DATA) || h.sender === this.self) {
       this.st.packetsMalformed++;
       return;
     }
@@ -245,7 +247,7 @@ export class TotemNode implements TotemEngine {
         const p = decodeData(copy, h);
         if (!p) break;
         this.noteIncarnation(now, h);
-        this.onData(now, h, p, copy);
+        this.onData(now, from >>> 0, h, p, copy);
         return;
       }
       case PacketType.TOKEN: {
@@ -467,16 +469,17 @@ export class TotemNode implements TotemEngine {
     return undefined;
   }
 
-  private onData(now: number, h: PacketHeader, p: DataPacket, bytes: Uint8Array): void {
+  private onData(now: number, from: DaemonId, h: PacketHeader, p: DataPacket, bytes: Uint8Array): void {
     const tr = this.tokenRing();
     if (tr && ringIdEquals(p.ring, tr.ring)) {
-      if (!this.isMemberOf(tr.inc, h)) return;
+      if (!this.isMemberOf(tr.inc, h) || !tr.inc.has(from)) return;
+      if (this.tokenSent && this.tokenSent.to === from && p.seq > this.tokenSent.seqAtSend) this.tokenSent = undefined;
       if (!tr.log.insert(p, bytes)) return;
-      if (this.tokenSent && this.tokenSent.to === p.sender && p.seq > this.tokenSent.seqAtSend) this.tokenSent = undefined;
       if (p.recovered && this.state === 'recovery') this.acceptRecovered(p);
       if (this.state === 'operational') this.deliver();
       return;
     }
+    if (h.sender !== from) return;
     if (ringIdEquals(p.ring, this.log.ring) && this.isMemberOf(this.memberInc, h)) {
       // Late packets of the installed ring stay useful for recovery until this processor
       // reports its old-ring state in the commit token (then the old ring is frozen).
@@ -943,17 +946,21 @@ export class TotemNode implements TotemEngine {
     }
     // EVS: the transitional configuration, then what could not be delivered in the regular one.
     this.pushEvent({ type: 'transitional', ring: c.ring, previous: oldRing, members: plan.transMembers.slice() });
+    // Past a hole no member of the transitional configuration can fill, only messages of its
+    // members are delivered: they had every message they delivered before sending, so nothing
+    // causally before them is missing; a sender outside may have depended on the lost message.
+    const inTrans = new Set(plan.transMembers);
+    let afterHole = false;
     for (let s = old.delivered + 1; s <= plan.highMax; s++) {
       const sp = old.get(s);
       if (!sp) {
-        // A hole no member of the transitional configuration can fill: fragments around it can
-        // never be joined.
-        this.reasm.clear();
+        afterHole = true;
         continue;
       }
-      this.emitPacket(sp.pkt, c.ring);
+      if (!afterHole || inTrans.has(sp.pkt.sender)) this.emitPacket(sp.pkt, c.ring);
       old.delivered = s;
     }
+    // Incomplete fragmented messages can never complete now.
     this.reasm.clear();
 
     // EVS: the new regular configuration.

@@ -46,6 +46,8 @@ export class Harness {
   now = 0;
   readonly nodes = new Map<DaemonId, TotemNode>();
   readonly events = new Map<DaemonId, RingEvent[]>();
+  /** Every process life's event log (a restart starts a new one), with who it was. */
+  readonly lives: { id: DaemonId; events: RingEvent[]; crashed: boolean; submitted: string[] }[] = [];
   readonly alive = new Set<DaemonId>();
   /** Partition label per daemon: packets only flow between equal labels. */
   readonly side = new Map<DaemonId, number>();
@@ -86,13 +88,17 @@ export class Harness {
     const node = new TotemNode(this.options(id));
     this.nodes.set(id, node);
     this.alive.add(id);
-    if (!this.events.has(id)) this.events.set(id, []);
+    const events: RingEvent[] = [];
+    this.events.set(id, events);
+    this.lives.push({ id, events, crashed: false, submitted: [] });
     node.start(this.now);
     this.drain(id);
   }
 
   crash(id: DaemonId): void {
     this.alive.delete(id);
+    const life = this.life(id);
+    if (life) life.crashed = true;
   }
 
   restart(id: DaemonId): void {
@@ -114,8 +120,14 @@ export class Harness {
     return n;
   }
 
+  life(id: DaemonId): Harness['lives'][number] | undefined {
+    for (let i = this.lives.length - 1; i >= 0; i--) if (this.lives[i]?.id === id) return this.lives[i];
+    return undefined;
+  }
+
   submit(id: DaemonId, msg: SubmittedMessage): boolean {
     const ok = this.node(id).submit(this.now, msg);
+    if (ok) this.life(id)?.submitted.push(new TextDecoder().decode(msg.payload));
     this.drain(id);
     return ok;
   }
@@ -186,4 +198,98 @@ export class Harness {
       .filter((e): e is Extract<RingEvent, { type: 'message' }> => e.type === 'message')
       .map((e) => `${e.sender}:${dec.decode(e.payload)}`);
   }
+}
+
+function familyKey(e: RingEvent): string {
+  if (e.type === 'transitional') return `R${e.previous.rep}.${e.previous.seq}`;
+  return configKey(e);
+}
+
+function configKey(e: RingEvent): string {
+  if (e.type === 'regular') return `R${e.ring.rep}.${e.ring.seq}`;
+  if (e.type === 'transitional') return `T${e.ring.rep}.${e.ring.seq}<${e.previous.rep}.${e.previous.seq}`;
+  return '';
+}
+
+/**
+ * The EVS properties over every process life of a harness run; returns the violations found.
+ * Messages are identified by their payload text (tests make them unique).
+ */
+export function checkEvs(h: Harness): string[] {
+  const bad: string[] = [];
+  const dec = new TextDecoder();
+  const membersOf = new Map<string, string>();
+  const configOfMsg = new Map<string, string>();
+  const segments: { life: number; key: string; family: string; next: string; msgs: string[] }[] = [];
+  const orders: string[][] = [];
+  h.lives.forEach((life, li) => {
+    const seen = new Set<string>();
+    const order: string[] = [];
+    let cur: { life: number; key: string; family: string; next: string; msgs: string[] } | undefined;
+    const awaiting: { next: string }[] = [];
+    for (const e of life.events) {
+      if (e.type === 'message') {
+        const m = dec.decode(e.payload);
+        if (seen.has(m)) bad.push(`life ${li} (${life.id}) delivered ${m} twice`);
+        seen.add(m);
+        order.push(m);
+        if (!cur) {
+          bad.push(`life ${li} delivered ${m} outside any configuration`);
+          continue;
+        }
+        cur.msgs.push(m);
+        const prev = configOfMsg.get(m);
+        // EVS: a message belongs to one regular configuration; it is delivered there or in a
+        // transitional configuration that follows it.
+        if (prev !== undefined && prev !== cur.family) bad.push(`${m} delivered in ${prev} and in ${cur.family}`);
+        configOfMsg.set(m, cur.family);
+        continue;
+      }
+      const key = configKey(e);
+      const mem = JSON.stringify(e.members);
+      const known = membersOf.get(key);
+      if (known !== undefined && known !== mem) bad.push(`${key} installed with ${known} and ${mem}`);
+      membersOf.set(key, mem);
+      if (e.type === 'regular') {
+        for (const p of awaiting) p.next = key;
+        awaiting.length = 0;
+      }
+      cur = { life: li, key, family: familyKey(e), next: '', msgs: [] };
+      segments.push(cur);
+      awaiting.push(cur);
+    }
+    orders.push(order);
+    if (!life.crashed) {
+      for (const m of life.submitted) if (!seen.has(m)) bad.push(`life ${li} (${life.id}) never delivered its own ${m}`);
+    }
+  });
+  // Failure atomicity: processes that go through the same configuration into the same next one
+  // delivered the same messages in it.
+  const byPair = new Map<string, string>();
+  for (const s of segments) {
+    if (!s.next) continue;
+    const k = `${s.key}->${s.next}`;
+    const v = s.msgs.join(',');
+    const prev = byPair.get(k);
+    if (prev !== undefined && prev !== v) bad.push(`failure atomicity in ${k}: [${prev}] vs [${v}]`);
+    byPair.set(k, v);
+  }
+  // Agreed order: one total order consistent with every process's delivery order.
+  for (let a = 0; a < orders.length; a++) {
+    const pos = new Map<string, number>();
+    (orders[a] as string[]).forEach((m, i) => pos.set(m, i));
+    for (let b = a + 1; b < orders.length; b++) {
+      let last = -1;
+      for (const m of orders[b] as string[]) {
+        const p = pos.get(m);
+        if (p === undefined) continue;
+        if (p < last) {
+          bad.push(`order differs between lives ${a} and ${b} at ${m}`);
+          break;
+        }
+        last = p;
+      }
+    }
+  }
+  return bad;
 }
