@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { registerFloodCommand } from './flood-command.js';
+import { registerMonitorCommand } from './monitor-command.js';
 import { registerSimCommand } from './sim-command.js';
 import { registerUserCommand } from './user-command.js';
 
@@ -12,6 +13,7 @@ const program = new Command('ringcast').description('Ringcast command-line tools
 
 registerUserCommand(program);
 registerFloodCommand(program);
+registerMonitorCommand(program);
 registerSimCommand(program);
 
 await program.parseAsync();

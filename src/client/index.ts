@@ -25,4 +25,5 @@ export type {
   GroupId,
 } from './received.js';
 export { describeReceived, formatGroupId, formatPayload } from './format.js';
+export { isValidGroupName, isValidPrivateName } from '../session/protocol.js';
 export { Service, SERVICE_NAMES, type ServiceLevel } from '../util/service.js';
