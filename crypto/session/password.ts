@@ -242,6 +242,7 @@ export class PasswordClientAuth extends RecordMachine<Extract<ClientAuthResult, 
     this.eph = ephemeralKeyPair(opts.randomBytes);
     const nonce = checkRandom(opts.randomBytes, NONCE_BYTES);
     this.emit(encodeRecord(RecordKind.CLIENT_HELLO, concatBytes(Uint8Array.of(VERSION), this.eph.publicKey, nonce, shortField(encoder.encode(opts.user)))));
+    this.drain();
   }
 
   result(): ClientAuthResult {

@@ -157,6 +157,7 @@ export class PubkeyClientAuth extends RecordMachine<Extract<ClientAuthResult, { 
     this.eph = ephemeralKeyPair(opts.randomBytes);
     const nonce = checkRandom(opts.randomBytes, NONCE_BYTES);
     this.emit(encodeRecord(RecordKind.CLIENT_HELLO, concatBytes(Uint8Array.of(VERSION), this.eph.publicKey, nonce, opts.publicKey)));
+    this.drain();
   }
 
   result(): ClientAuthResult {
