@@ -27,7 +27,7 @@
  */
 import type { RingEvent, SubmittedMessage } from '../ring/types.js';
 import type { DaemonId, RingId } from '../util/ids.js';
-import { ringIdEquals } from '../util/ids.js';
+import { ringIdEquals, ringIdKey } from '../util/ids.js';
 import { Service } from '../util/service.js';
 import type { GroupId } from '../session/codec.js';
 import { MessageType } from '../session/protocol.js';
@@ -118,6 +118,8 @@ interface SenderProgress {
 interface Exchange {
   ring: RingId;
   members: readonly DaemonId[];
+  /** The regular configuration each member came from (vs_sets group members by it). */
+  previousRings: ReadonlyMap<DaemonId, RingId>;
   progress: Map<DaemonId, SenderProgress>;
   remaining: number;
   /** group name → daemon id → contribution */
@@ -129,11 +131,30 @@ function gidOf(ring: RingId, index: number): GroupId {
   return { procId: ring.rep | 0, time: ring.seq | 0, index };
 }
 
-/** Deterministic order of group ids: proc_id as a signed 32-bit value (as Spread's C subtraction), then time, then index. */
-function compareGroupIds(a: GroupId, b: GroupId): number {
-  if (a.procId !== b.procId) return (a.procId | 0) - (b.procId | 0) < 0 ? -1 : 1;
-  if (a.time !== b.time) return (a.time | 0) < (b.time | 0) ? -1 : 1;
-  return a.index - b.index;
+/**
+ * Order of vs_sets (§7.2): by the membership id the members shared before, proc_id compared as a
+ * signed 32-bit value (Spread subtracts them in C), then time; unknown ids last. Then by the
+ * group id they held, so that views that differed in one ring stay apart.
+ */
+function compareVsKeys(a: VsKey, b: VsKey): number {
+  if (a.previous === undefined || b.previous === undefined) {
+    if (a.previous !== b.previous) return a.previous === undefined ? 1 : -1;
+  } else {
+    const c = compareI32(a.previous.rep, b.previous.rep) || compareI32(a.previous.seq, b.previous.seq);
+    if (c !== 0) return c;
+  }
+  return compareI32(a.gid.procId, b.gid.procId) || compareI32(a.gid.time, b.gid.time) || compareI32(a.gid.index, b.gid.index);
+}
+
+function compareI32(a: number, b: number): number {
+  const x = a | 0;
+  const y = b | 0;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+interface VsKey {
+  previous: RingId | undefined;
+  gid: GroupId;
 }
 
 function sameGid(a: GroupId, b: GroupId): boolean {
@@ -314,7 +335,9 @@ export class GroupTable {
         const locals = this.localNames(g.members);
         if (locals.length > 0) this.deliver(locals, transitionFrame(g.name, g.gid), true);
       }
-      g.gid = gidOf(ring, 1);
+      // While views are not agreed (an exchange was abandoned), daemons that held different
+      // views move into the same transitional ring: keeping the old id keeps them apart.
+      if (this.synced) g.gid = gidOf(ring, 1);
       g.changed = true;
     }
   }
@@ -348,10 +371,10 @@ export class GroupTable {
       }
       return;
     }
-    this.startExchange(ev.ring, ev.members);
+    this.startExchange(ev.ring, ev.members, ev.previousRings);
   }
 
-  private startExchange(ring: RingId, members: readonly DaemonId[]): void {
+  private startExchange(ring: RingId, members: readonly DaemonId[], previousRings: ReadonlyMap<DaemonId, RingId>): void {
     const state: LocalGroupState[] = [];
     for (const name of [...this.table.keys()].sort()) {
       const g = this.table.get(name)!;
@@ -370,7 +393,7 @@ export class GroupTable {
     }
     const progress = new Map<DaemonId, SenderProgress>();
     for (const d of members) progress.set(d, { nextPart: 0, parts: 0, done: false });
-    this.exchange = { ring, members, progress, remaining: progress.size, states: new Map(), held: [] };
+    this.exchange = { ring, members, previousRings, progress, remaining: progress.size, states: new Map(), held: [] };
   }
 
   private onState(sender: DaemonId, p: GroupStatePayload): void {
@@ -413,7 +436,8 @@ export class GroupTable {
    * Every member's state is in: compute the views of the new configuration. A group keeps its id
    * only if every contribution carries the same id and view size, none lost members, and together
    * they make up the whole view; otherwise it gets (new ring, 1) and a network view whose vs_sets
-   * are the members that shared a view before (same group id), ordered by that id.
+   * are the members that were together before: same previous regular configuration of their
+   * daemon and same group id held there.
    */
   private completeExchange(): void {
     const ex = this.exchange!;
@@ -446,14 +470,15 @@ export class GroupTable {
       }
       this.table.set(name, g);
       if (!unchanged) {
-        const byGid = new Map<string, { gid: GroupId; members: MemberRef[] }>();
+        const byKey = new Map<string, { key: VsKey; members: MemberRef[] }>();
         for (const c of contributions) {
-          const key = `${c.gid.procId}.${c.gid.time}.${c.gid.index}`;
-          const set = byGid.get(key);
+          const previous = ex.previousRings.get(c.daemon.id);
+          const id = `${previous ? ringIdKey(previous) : '-'}/${c.gid.procId}.${c.gid.time}.${c.gid.index}`;
+          const set = byKey.get(id);
           if (set) set.members.push(...c.members);
-          else byGid.set(key, { gid: c.gid, members: [...c.members] });
+          else byKey.set(id, { key: { previous, gid: c.gid }, members: [...c.members] });
         }
-        const sets = [...byGid.values()].sort((a, b) => compareGroupIds(a.gid, b.gid)).map((s) => s.members.sort(compareMembers));
+        const sets = [...byKey.values()].sort((a, b) => compareVsKeys(a.key, b.key)).map((s) => s.members.sort(compareMembers));
         changedGroups.push({ g, sets });
       }
     }

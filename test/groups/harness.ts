@@ -120,8 +120,17 @@ export class Cluster {
     for (const id of ids) this.node(id).feed(ev);
   }
 
+  /** The last regular configuration each daemon installed. */
+  private readonly lastRegular = new Map<DaemonId, RingId>();
+
+  /**
+   * A regular configuration. Unless given, each member's previous ring is the last regular
+   * configuration the harness gave it (none: the new ring itself, as for a fresh daemon).
+   */
   regular(ids: readonly DaemonId[], ring: RingId, members: readonly DaemonId[] = ids, previous?: ReadonlyMap<DaemonId, RingId>): void {
-    this.to(ids, { type: 'regular', ring, members, previousRings: previous ?? new Map(members.map((m) => [m, ring])), formFields: new Map() });
+    const previousRings = previous ?? new Map(members.map((m) => [m, this.lastRegular.get(m) ?? ring]));
+    for (const id of ids) this.lastRegular.set(id, ring);
+    this.to(ids, { type: 'regular', ring, members, previousRings, formFields: new Map() });
   }
 
   transitional(ids: readonly DaemonId[], ring: RingId, previous: RingId, members: readonly DaemonId[] = ids): void {

@@ -24,14 +24,16 @@ const ALICE = '#alice#d1';
 const DAVE = '#dave#d2';
 const BOB = '#bob#d3';
 
+// As the membership engine does, a transitional configuration carries the id of the regular
+// configuration it leads to.
 const R0: RingId = { rep: D1, seq: 1795331994 };
-const T1a: RingId = { rep: D1, seq: 1795332001 };
-const T1b: RingId = { rep: D2, seq: 1795332001 };
 const R1a: RingId = { rep: D1, seq: 1795332003 };
 const R1b: RingId = { rep: D2, seq: 1795332003 };
-const T2a: RingId = { rep: D1, seq: 1795332030 };
-const T2b: RingId = { rep: D2, seq: 1795332030 };
 const R2: RingId = { rep: D1, seq: 1795332035 };
+const T1a = R1a;
+const T1b = R1b;
+const T2a = R2;
+const T2b = R2;
 
 function deliveries(outs: readonly GroupOutput[]): { to: readonly string[]; frame: Uint8Array; membership: boolean }[] {
   return outs.filter((o): o is Extract<GroupOutput, { kind: 'deliver' }> => o.kind === 'deliver');
@@ -248,10 +250,10 @@ suite('multi-daemon: ordering and exchange', () => {
     c.request([D3], rc, D3, { kind: 'join', member: '#c2#d3', group: 'g' });
     c.request([D3], rc, D3, { kind: 'join', member: '#c3#d3', group: 'g' });
     for (const n of c.nodes.values()) n.take();
-    c.transitional([D1], { rep: D1, seq: 19 }, ra);
-    c.transitional([D2], { rep: D2, seq: 19 }, rb);
-    c.transitional([D3], { rep: D3, seq: 19 }, rc);
     const rm: RingId = { rep: D2, seq: 20 };
+    c.transitional([D1], rm, ra);
+    c.transitional([D2], rm, rb);
+    c.transitional([D3], rm, rc);
     c.regular(ALL, rm);
     c.exchangeStates(ALL, rm, [D3, D1, D2]);
     // Sets ordered by previous group id, proc_id first: d2's ring (348480928) < d1's < d3's.
@@ -282,9 +284,9 @@ suite('multi-daemon: ordering and exchange', () => {
     c.regular([5], rl);
     c.request([HIGH], rh, HIGH, { kind: 'join', member: '#x#h', group: 'g' });
     c.request([5], rl, 5, { kind: 'join', member: '#y#l', group: 'g' });
-    c.transitional([HIGH], { rep: HIGH, seq: 4 }, rh);
-    c.transitional([5], { rep: 5, seq: 4 }, rl);
     const rm: RingId = { rep: 5, seq: 5 };
+    c.transitional([HIGH], rm, rh);
+    c.transitional([5], rm, rl);
     c.regular([HIGH, 5], rm);
     c.exchangeStates([HIGH, 5], rm);
     const last = deliveries(c.node(5).outputs).at(-1)!;
@@ -318,8 +320,8 @@ suite('multi-daemon: ordering and exchange', () => {
     const early = clientFrame(MessageType.AGREED_MESS, DAVE, ['grp1'], 0, 'before the cascade');
     c.request(ALL, R2, D2, { kind: 'data', frame: early });
     // d3 fails before its state is delivered: {d1, d2} move on together.
-    const T3: RingId = { rep: D1, seq: 1795332040 };
     const R3: RingId = { rep: D1, seq: 1795332041 };
+    const T3 = R3;
     c.transitional([D1, D2], T3, R2);
     // d3's state for R2 is still delivered (in the transitional configuration); d2's is not.
     for (const p of subs.get(D3)!) c.message([D1, D2], T3, D3, p);
@@ -364,10 +366,10 @@ suite('multi-daemon: ordering and exchange', () => {
     const c = threeInOneRing();
     for (const n of c.nodes.values()) n.take();
     // d3 fails; d1 and d2 are in the transitional configuration when carol joins on d1.
-    const T: RingId = { rep: D1, seq: 1795332000 };
+    const R: RingId = { rep: D1, seq: 1795332001 };
+    const T = R;
     c.transitional([D1, D2], T, R0);
     c.request([D1, D2], T, D1, { kind: 'join', member: '#carol#d1', group: 'grp1' });
-    const R: RingId = { rep: D1, seq: 1795332001 };
     c.regular([D1, D2], R);
     const outs = deliveries(c.node(D1).take());
     const seen = outs.map((d) => {
@@ -389,7 +391,7 @@ suite('multi-daemon: ordering and exchange', () => {
   it('delivers messages of the transitional configuration to the surviving members only', () => {
     const c = threeInOneRing();
     for (const n of c.nodes.values()) n.take();
-    const T: RingId = { rep: D1, seq: 1795332000 };
+    const T: RingId = { rep: D1, seq: 1795332001 };
     c.transitional([D1, D2], T, R0);
     // bob's message, sent before d3 failed, is delivered in the transitional configuration.
     const f = clientFrame(MessageType.SAFE_MESS, BOB, ['grp1'], 0, 'last words');
@@ -404,6 +406,45 @@ suite('multi-daemon: ordering and exchange', () => {
       expect(outs.map((d) => describe(d.frame).type)).toEqual([MessageType.TRANSITION_MESS, MessageType.SAFE_MESS]);
       expect(outs[1]!.to).toEqual([who]);
       expect(c.node(id).table.groups().get('grp1')?.members).toEqual([ALICE, DAVE]);
+    }
+  });
+
+  it('keeps members that were apart apart when a split and a merge happen at once', () => {
+    const D4 = 77;
+    const c = new Cluster([...DAEMONS, { id: D4, name: 'd4' }]);
+    const ra: RingId = { rep: D1, seq: 50 };
+    const rb: RingId = { rep: D3, seq: 51 };
+    c.regular([D1, D2], ra);
+    c.exchangeStates([D1, D2], ra);
+    c.regular([D3, D4], rb);
+    c.exchangeStates([D3, D4], rb);
+    c.request([D1, D2], ra, D1, { kind: 'join', member: ALICE, group: 'g' });
+    c.request([D1, D2], ra, D2, { kind: 'join', member: DAVE, group: 'g' });
+    c.request([D3, D4], rb, D3, { kind: 'join', member: BOB, group: 'g' });
+    c.request([D3, D4], rb, D4, { kind: 'join', member: '#dan#d4', group: 'g' });
+    for (const n of c.nodes.values()) n.take();
+    // d2 and d4 fail while d1 and d3 find each other: both transitional configurations lose
+    // members and carry the same (new) ring id.
+    const rm: RingId = { rep: D1, seq: 60 };
+    c.transitional([D1], rm, ra);
+    c.transitional([D3], rm, rb);
+    c.regular([D1, D3], rm);
+    c.exchangeStates([D1, D3], rm);
+    for (const [id, who, index] of [
+      [D1, ALICE, 0],
+      [D3, BOB, 1],
+    ] as const) {
+      const outs = deliveries(c.node(id).take());
+      expect(outs.map((d) => describe(d.frame).type)).toEqual([
+        MessageType.TRANSITION_MESS,
+        MessageType.REG_MEMB_MESS | MessageType.CAUSED_BY_NETWORK,
+      ]);
+      const r = describe(outs[1]!.frame);
+      expect(outs[1]!.to).toEqual([who]);
+      expect(r.members).toEqual([ALICE, BOB]);
+      expect(r.vsSets).toEqual([[ALICE], [BOB]]);
+      expect(r.localSetIndex).toBe(index);
+      expect(r.groupId).toEqual({ procId: D1, time: 60, index: 1 });
     }
   });
 });
