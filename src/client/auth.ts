@@ -21,11 +21,30 @@ export interface AuthContext {
   readonly daemonMethods: readonly string[];
 }
 
+/**
+ * Protection of the session stream that a keying method puts in place. Once the method exchanges
+ * are over, every later byte in both directions (the accept record included) passes through it.
+ */
+export interface RecordTransport {
+  /** Protects one outgoing record; the result goes out in one socket write. */
+  seal(record: Uint8Array): Uint8Array;
+  /** Takes bytes as received, however segmented; returns the plaintext completed by them (possibly none). Throws to end the session. */
+  open(bytes: Uint8Array): Uint8Array[];
+}
+
+export interface ClientAuthOutcome {
+  /** Set by a method that derives session keys; at most one method of a connection may set it. */
+  readonly transport?: RecordTransport;
+}
+
 export interface ClientAuthMethod {
   /** Name as it appears in the daemon's list and in the choice record (1..29 characters). */
   readonly name: string;
-  /** Runs the method's exchange after the choice record; throw a SpreadError to abandon the connection. */
-  exchange(ctx: AuthContext): Promise<void>;
+  /**
+   * Runs the method's exchange after the choice record, reading exactly what the method needs so
+   * that later bytes stay for the next step. Throw a SpreadError to abandon the connection.
+   */
+  exchange(ctx: AuthContext): Promise<ClientAuthOutcome | void>;
 }
 
 /** NULL: no proof at all; the daemon accepts whenever NULL is enabled. */

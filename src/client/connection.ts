@@ -15,6 +15,7 @@ import { encodeMessage, makeHint, MessageReader } from '../session/codec.js';
 import { isValidGroupName, MessageType, SpreadCode, SpreadLimits } from '../session/protocol.js';
 import { parseServiceName, type ServiceLevel } from '../util/service.js';
 import { formatAddress, type ResolvedAddress } from './address.js';
+import type { RecordTransport } from './auth.js';
 import { SpreadError } from './errors.js';
 import type { DaemonVersion, HandshakeResult } from './handshake.js';
 import {
@@ -96,6 +97,7 @@ export class SpreadConnection extends EventEmitter<SpreadConnectionEvents> imple
   readonly address: ResolvedAddress;
 
   private readonly socket: Socket;
+  private readonly transport: RecordTransport | undefined;
   private readonly reader = new MessageReader({ direction: 'daemon-to-client' });
   private readonly queue: Received[] = [];
   private queueHead = 0;
@@ -126,9 +128,22 @@ export class SpreadConnection extends EventEmitter<SpreadConnectionEvents> imple
     this.disconnectTimeoutMs = settings.disconnectTimeoutMs;
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
 
+    this.transport = handshake.transport;
     socket.on('data', (chunk: Buffer) => {
       if (this.state !== 'open' || this.readerBroken) return; // after disconnect(): read and drop, so our close is a FIN, not an RST
-      this.reader.push(chunk);
+      if (this.transport) {
+        let plain: Uint8Array[];
+        try {
+          plain = this.transport.open(chunk);
+        } catch (e) {
+          this.readerBroken = true;
+          this.fail(new SpreadError(SpreadCode.ILLEGAL_MESSAGE, `the protected session stream failed: ${e instanceof Error ? e.message : String(e)}; the connection is closed`, { cause: e }));
+          return;
+        }
+        for (const p of plain) this.reader.push(p);
+      } else {
+        this.reader.push(chunk);
+      }
       this.pump();
     });
     socket.on('error', (e: Error) => {
@@ -249,7 +264,12 @@ export class SpreadConnection extends EventEmitter<SpreadConnectionEvents> imple
     this.queueHead = 0;
     this.rejectWaiters(new SpreadError(SpreadCode.ILLEGAL_SESSION, 'the connection was disconnected'));
     const pg = this.privateGroup;
-    this.socket.write(encodeMessage({ type: MessageType.KILL_MESS, sender: pg, groups: [pg], data: EMPTY }));
+    const kill = encodeMessage({ type: MessageType.KILL_MESS, sender: pg, groups: [pg], data: EMPTY });
+    try {
+      this.socket.write(this.transport ? this.transport.seal(kill) : kill);
+    } catch {
+      // Could not protect the KILL: closing without it is the daemon's EOF disconnect (§9), same outcome.
+    }
     this.socket.end();
     this.socket.resume();
     this.disconnectTimer = setTimeout(() => this.socket.destroy(), this.disconnectTimeoutMs);
@@ -266,8 +286,16 @@ export class SpreadConnection extends EventEmitter<SpreadConnectionEvents> imple
   /** Writes one record in one socket write; resolves once it is handed to the kernel. */
   private send(record: Buffer): Promise<void> {
     if (this.state !== 'open') return Promise.reject(this.unusableError());
+    let out: Uint8Array = record;
+    if (this.transport) {
+      try {
+        out = this.transport.seal(record);
+      } catch (e) {
+        return Promise.reject(new SpreadError(SpreadCode.SP_BUG, `could not protect a record: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+      }
+    }
     return new Promise((resolve, reject) => {
-      this.socket.write(record, (err) => {
+      this.socket.write(out, (err) => {
         if (err) reject(new SpreadError(SpreadCode.CONNECTION_CLOSED, `could not write to daemon ${formatAddress(this.address)}: ${err.message}`, { cause: err }));
         else resolve();
       });

@@ -6,6 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import { SpreadCode } from '../session/protocol.js';
+import type { RecordTransport } from './auth.js';
 import { SpreadError } from './errors.js';
 
 /** Largest single handshake read a method may ask for; bounds the handshake buffer. */
@@ -31,9 +32,9 @@ export class HandshakeIO implements AuthChannel {
   private buffered = 0;
   private pending: PendingRead | undefined;
   private failure: Error | undefined;
+  private transport: RecordTransport | undefined;
   private readonly onData = (c: Buffer): void => {
-    this.chunks.push(c);
-    this.buffered += c.length;
+    this.accept(c);
     this.settle();
   };
   private readonly onEnd = (): void => this.fail(new SpreadError(SpreadCode.CONNECTION_CLOSED, 'the daemon closed the connection during the handshake'));
@@ -46,6 +47,38 @@ export class HandshakeIO implements AuthChannel {
     socket.on('end', this.onEnd);
     socket.on('close', this.onEnd);
     socket.on('error', this.onError);
+  }
+
+  /**
+   * From now on, reads see the plaintext of `t` and writes are sealed with it. Bytes already
+   * received (beyond what was read) are the first protected bytes.
+   */
+  protect(t: RecordTransport): void {
+    const raw = Buffer.concat(this.chunks, this.buffered);
+    this.chunks = [];
+    this.buffered = 0;
+    this.transport = t;
+    this.accept(raw);
+    this.settle();
+  }
+
+  private accept(raw: Buffer): void {
+    if (this.failure) return;
+    if (!this.transport) {
+      this.chunks.push(raw);
+      this.buffered += raw.length;
+      return;
+    }
+    if (raw.length === 0) return;
+    try {
+      for (const p of this.transport.open(raw)) {
+        const b = Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+        this.chunks.push(b);
+        this.buffered += b.length;
+      }
+    } catch (e) {
+      this.fail(new SpreadError(SpreadCode.CONNECTION_CLOSED, `the protected session stream failed during the handshake: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+    }
   }
 
   /** Fails the pending and every later read with `e` (first failure wins). */
@@ -67,15 +100,21 @@ export class HandshakeIO implements AuthChannel {
 
   write(bytes: Uint8Array): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
+    let out: Uint8Array;
+    try {
+      out = this.transport ? this.transport.seal(bytes) : bytes;
+    } catch (e) {
+      return Promise.reject(new SpreadError(SpreadCode.SP_BUG, `could not protect a handshake record: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+    }
     return new Promise((resolve, reject) => {
-      this.socket.write(bytes, (err) => {
+      this.socket.write(out, (err) => {
         if (err) reject(new SpreadError(SpreadCode.CONNECTION_CLOSED, `could not write to the daemon: ${err.message}`, { cause: err }));
         else resolve();
       });
     });
   }
 
-  /** Stops listening and returns the bytes received beyond the handshake (start of the message stream). */
+  /** Stops listening and returns the bytes received beyond the handshake (start of the message stream, as plaintext). */
   release(): Buffer {
     this.socket.off('data', this.onData);
     this.socket.off('end', this.onEnd);

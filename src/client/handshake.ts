@@ -7,7 +7,7 @@
 import { decodeAuthListBody, encodeAuthChoice, encodeConnectRequest, sendsPatchByte } from '../session/codec.js';
 import { SpreadCode, SpreadLimits } from '../session/protocol.js';
 import { formatAddress, type ResolvedAddress } from './address.js';
-import type { ClientAuthMethod } from './auth.js';
+import type { ClientAuthMethod, RecordTransport } from './auth.js';
 import { rejectError, SpreadError } from './errors.js';
 import type { HandshakeIO } from './handshake-io.js';
 
@@ -41,6 +41,8 @@ export interface HandshakeResult {
   daemonVersion: DaemonVersion;
   /** Methods the daemon listed (empty for libraries older than 3.16, which skip negotiation). */
   daemonMethods: string[];
+  /** Protection of the message stream, when a method keyed the session. */
+  transport: RecordTransport | undefined;
 }
 
 function versionNumber(v: { major: number; minor: number; patch?: number | undefined }): number {
@@ -66,6 +68,7 @@ export async function performHandshake(io: HandshakeIO, p: HandshakeParams): Pro
   );
 
   let daemonMethods: string[] = [];
+  let transport: RecordTransport | undefined;
   if (versionNumber(p.version) >= 31600) {
     const len = signed(await readByte(io));
     if (len < 0) throw rejectError(len, rejectCtx);
@@ -79,9 +82,17 @@ export async function performHandshake(io: HandshakeIO, p: HandshakeParams): Pro
       );
     }
     await io.write(encodeAuthChoice(methodNames));
+    let keyedBy: string | undefined;
     for (const method of p.methods) {
-      await method.exchange({ channel: io, privateName: p.name, address: p.address, daemonMethods });
+      const outcome = await method.exchange({ channel: io, privateName: p.name, address: p.address, daemonMethods });
+      if (outcome?.transport) {
+        if (keyedBy !== undefined) throw new SpreadError(SpreadCode.REJECT_AUTH, `both ${keyedBy} and ${method.name} key the session; choose one of them`);
+        keyedBy = method.name;
+        transport = outcome.transport;
+      }
     }
+    // Everything after the method exchanges, the accept included, travels protected.
+    if (transport) io.protect(transport);
   }
 
   const result = signed(await readByte(io));
@@ -101,5 +112,5 @@ export async function performHandshake(io: HandshakeIO, p: HandshakeParams): Pro
   if (major < 3 || (p.priority > 0 && major === 3 && minor < 8)) {
     throw new SpreadError(SpreadCode.REJECT_VERSION, `daemon ${where} runs version ${major}.${minor}, which this library cannot use${p.priority > 0 ? ' with a priority' : ''}`);
   }
-  return { privateGroup, daemonVersion: { major, minor, patch }, daemonMethods };
+  return { privateGroup, daemonVersion: { major, minor, patch }, daemonMethods, transport };
 }

@@ -12,7 +12,16 @@ export {
 } from './connection.js';
 export { resolveAddress, formatAddress, DEFAULT_SPREAD_PORT, UNIX_SOCKET_DIR, type Address, type ResolvedAddress } from './address.js';
 export { SpreadError } from './errors.js';
-export { nullAuth, ipAuth, BUILTIN_AUTH_METHODS, type ClientAuthMethod, type AuthContext, type AuthChannel } from './auth.js';
+export {
+  nullAuth,
+  ipAuth,
+  BUILTIN_AUTH_METHODS,
+  type ClientAuthMethod,
+  type ClientAuthOutcome,
+  type RecordTransport,
+  type AuthContext,
+  type AuthChannel,
+} from './auth.js';
 export { LIBRARY_VERSION, type LibraryVersion, type DaemonVersion } from './handshake.js';
 export type {
   Received,

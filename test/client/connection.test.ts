@@ -196,6 +196,61 @@ describe('handshake variants', () => {
     await conn.disconnect();
   });
 
+  it('a method that keys the session protects every later byte, the accept included', async () => {
+    // A toy protection: u16 length prefix, payload XOR 0x5a. Real methods use keyed frames.
+    const seal = (r: Uint8Array): Uint8Array => {
+      const out = Buffer.alloc(2 + r.length);
+      out.writeUInt16BE(r.length, 0);
+      for (let i = 0; i < r.length; i++) out[2 + i] = r[i]! ^ 0x5a;
+      return out;
+    };
+    const opener = (): ((b: Uint8Array) => Uint8Array[]) => {
+      let buf = Buffer.alloc(0);
+      return (b) => {
+        buf = Buffer.concat([buf, b]);
+        const out: Uint8Array[] = [];
+        while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+          const n = buf.readUInt16BE(0);
+          out.push(Uint8Array.from(buf.subarray(2, 2 + n), (x) => x ^ 0x5a));
+          buf = buf.subarray(2 + n);
+        }
+        return out;
+      };
+    };
+    const xor: ClientAuthMethod = {
+      name: 'XOR',
+      async exchange({ channel }) {
+        await channel.write(Buffer.from('k'));
+        expect(Buffer.from(await channel.read(1)).toString()).toBe('K');
+        return { transport: { seal, open: opener() } };
+      },
+    };
+    const got: Buffer[] = [];
+    daemon = await fakeDaemon(async (peer) => {
+      await peer.read(7);
+      await peer.write(Buffer.from('\x04XOR ', 'latin1'));
+      await peer.read(90);
+      expect((await peer.read(1)).toString()).toBe('k');
+      await peer.write(Buffer.from('K'));
+      const accept = seal(Buffer.concat([Buffer.from([1, 5, 0, 1, PG.length]), Buffer.from(PG)]));
+      await peer.writeBytewise(Buffer.concat([accept, seal(dataFrame(5))]));
+      const open = opener();
+      let plain: Uint8Array[] = [];
+      while (plain.length < 2) plain = plain.concat(open(await peer.read(1)));
+      got.push(...plain.map((p) => Buffer.from(p)));
+      peer.socket.end();
+    });
+    const conn = await connect(at(daemon), { name: 'me', authMethods: [xor] });
+    expect(conn.privateGroup).toBe(PG);
+    const m = (await conn.receive()) as DataMessage;
+    expect(Buffer.from(m.data).readUInt32LE(0)).toBe(5);
+    await conn.join('grp');
+    await conn.disconnect();
+    await daemon.sessions[0];
+    expect(got[0]!.equals(encodeMessage({ type: MessageType.JOIN_MESS, sender: PG, groups: ['grp'], data: new Uint8Array(0) }))).toBe(true);
+    expect(got[1]!.readUInt32LE(0)).toBe(0x80040080);
+  });
+
   it('rejects bad method lists before connecting', async () => {
     const addr = { host: '127.0.0.1', port: 1 };
     expect((await rejected(connect(addr, { authMethods: ['FOO'] }))).code).toBe('REJECT_AUTH');
