@@ -337,3 +337,19 @@ describe('construction', () => {
     expect(Object.keys(s.rejected).sort()).toEqual([...OPEN_FAILURE_REASONS].sort());
   });
 });
+
+describe('counter exhaustion', () => {
+  it('the last incarnation seals up to counter 2^64−2, then refuses instead of wrapping', () => {
+    const base = { daemons: [A, B], mode: 'none' as const };
+    const p = new PacketProtector({ ...base, self: A, incarnation: 2 ** 42 - 1 });
+    const receiver = new PacketProtector({ ...base, self: B, incarnation: 1 });
+    const empty = new Uint8Array(0);
+    let last = p.seal(empty);
+    expect(parseHeader(last)!.counter).toBe((1n << 64n) - (1n << 22n));
+    for (let i = 1; i < 2 ** 22 - 1; i++) last = p.seal(empty);
+    expect(parseHeader(last)!.counter).toBe((1n << 64n) - 2n);
+    expect(receiver.open(last, A).ok).toBe(true);
+    expect(() => p.seal(empty)).toThrow(/exhausted/);
+    expect(() => p.seal(empty)).toThrow(/exhausted/);
+  });
+});
