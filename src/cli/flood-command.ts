@@ -205,7 +205,7 @@ export function registerFloodCommand(program: Command): void {
   program
     .command('flood')
     .description('bounded throughput and latency test in the manner of spflooder; sends and receives by default')
-    .option('-s, --spread <address>', 'daemon: PORT (Unix socket /tmp/PORT) or PORT@HOST (TCP)', '4803')
+    .option('-s, --spread <address>', 'daemon: PORT (Unix socket /tmp/PORT), PORT@HOST (TCP) or a socket path', '4803')
     .option('--messages <n>', `messages to send, or to wait for as a receiver (1..${FLOOD_MESSAGES_MAX})`, intIn(1, FLOOD_MESSAGES_MAX), 10_000)
     .option('--size <bytes>', `payload bytes per message (${FLOOD_HEADER_BYTES}..${SpreadLimits.MESSAGE_BODY_BYTES_MAX - SpreadLimits.GROUP_NAME_BYTES})`, intIn(FLOOD_HEADER_BYTES, SpreadLimits.MESSAGE_BODY_BYTES_MAX - SpreadLimits.GROUP_NAME_BYTES), 1000)
     .addOption(new Option('--service <level>', 'UNRELIABLE, RELIABLE, FIFO, CAUSAL, AGREED or SAFE').argParser(serviceArg).default(0x10, 'AGREED'))

@@ -158,7 +158,7 @@ export function registerMonitorCommand(program: Command): void {
   program
     .command('monitor')
     .description('live view of group memberships and message counts, as seen by a client session that joins the groups')
-    .option('-s, --spread <address>', 'daemon: PORT (Unix socket /tmp/PORT) or PORT@HOST (TCP)', '4803')
+    .option('-s, --spread <address>', 'daemon: PORT (Unix socket /tmp/PORT), PORT@HOST (TCP) or a socket path', '4803')
     .option('-g, --group <name>', 'group to watch (repeat, or separate with commas)', collectGroups, [] as string[])
     .option('-u, --user <name>', 'private name (default: assigned by the daemon)')
     .option('--interval <ms>', 'how often to print counts', intIn(100, 3_600_000), 1000)

@@ -271,7 +271,7 @@ export function registerUserCommand(program: Command): void {
   program
     .command('user')
     .description('interactive client in the manner of spuser: join, leave, send and receive, one command per line on stdin')
-    .option('-s, --spread <address>', 'daemon: PORT (Unix socket /tmp/PORT) or PORT@HOST (TCP)', '4803')
+    .option('-s, --spread <address>', 'daemon: PORT (Unix socket /tmp/PORT), PORT@HOST (TCP) or a socket path', '4803')
     .option('-u, --user <name>', 'private name, 1..10 characters', 'user')
     .option('-r, --random', 'let the daemon assign a unique private name (overrides -u)')
     .addHelpText('after', MENU)

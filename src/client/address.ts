@@ -1,6 +1,7 @@
 /**
  * Daemon addresses in Spread's `spread_name` syntax (§1): "4803" is the Unix socket /tmp/4803,
- * "4803@host" is TCP to host:4803, and "" means the default "4803".
+ * "4803@host" is TCP to host:4803, and "" means the default "4803". A string starting with '/'
+ * or './' is taken as a Unix socket path.
  */
 import { SpreadCode } from '../session/protocol.js';
 import { SpreadError } from './errors.js';
@@ -30,9 +31,11 @@ export function resolveAddress(address: Address): ResolvedAddress {
     return { kind: 'tcp', host: address.host, port: checkPort(address.port, `${address.port}@${address.host}`) };
   }
   const s = address.trim() === '' ? String(DEFAULT_SPREAD_PORT) : address.trim();
+  // Beyond Spread's syntax: a path names a Unix socket directly (daemons on one host need distinct paths).
+  if (s.startsWith('/') || s.startsWith('./')) return { kind: 'unix', path: s };
   const m = /^(\d{1,5})(?:@(.+))?$/.exec(s);
   if (!m || m[1] === undefined) {
-    throw new SpreadError(SpreadCode.ILLEGAL_SPREAD, `daemon address "${address}" is not PORT (Unix socket ${UNIX_SOCKET_DIR}/PORT) or PORT@HOST (TCP)`);
+    throw new SpreadError(SpreadCode.ILLEGAL_SPREAD, `daemon address "${address}" is not PORT (Unix socket ${UNIX_SOCKET_DIR}/PORT), PORT@HOST (TCP) or a socket path`);
   }
   const port = checkPort(Number(m[1]), address);
   if (m[2] === undefined) return { kind: 'unix', path: `${UNIX_SOCKET_DIR}/${port}` };

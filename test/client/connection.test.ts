@@ -524,6 +524,7 @@ describe('addresses', () => {
     expect(resolveAddress('4804@10.0.0.1')).toEqual({ kind: 'tcp', host: '10.0.0.1', port: 4804 });
     expect(resolveAddress('4803@::1')).toEqual({ kind: 'tcp', host: '::1', port: 4803 });
     expect(resolveAddress({ path: '/run/x' })).toEqual({ kind: 'unix', path: '/run/x' });
+    expect(resolveAddress('/run/ringcast/d1.sock')).toEqual({ kind: 'unix', path: '/run/ringcast/d1.sock' });
     for (const bad of ['host', '70000', '48x3@h', '@host']) {
       expect(() => resolveAddress(bad)).toThrow(SpreadError);
     }
@@ -541,6 +542,9 @@ describe('addresses', () => {
       const conn = await connect({ path: sock }, { name: 'me' });
       expect(conn.privateGroup).toBe(PG);
       await conn.disconnect();
+      const byString = await connect(sock, { name: 'me' });
+      expect(byString.address).toEqual({ kind: 'unix', path: sock });
+      await byString.disconnect();
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
       rmSync(dir, { recursive: true, force: true });
