@@ -155,6 +155,8 @@ export class SpreadConnection extends EventEmitter<SpreadConnectionEvents> imple
     });
     if (leftover.length > 0) this.reader.push(leftover);
     this.pump();
+    // A daemon that closed right after the accept may have done so before these listeners existed.
+    if (socket.destroyed) queueMicrotask(() => this.finish());
   }
 
   /** Messages waiting for receive(). Never more than receiveQueueMessagesMax. */

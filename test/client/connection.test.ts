@@ -336,6 +336,20 @@ describe('end of connection', () => {
     await conn.disconnect();
   });
 
+  it('a daemon that closes together with the accept still delivers what it sent, then CONNECTION_CLOSED', async () => {
+    daemon = await fakeDaemon(async (peer) => {
+      await peer.read(7);
+      await peer.write(Buffer.from('\x05NULL ', 'latin1'));
+      await peer.read(90);
+      peer.socket.end(Buffer.concat([Buffer.from([1, 5, 0, 1, PG.length]), Buffer.from(PG), dataFrame(9)]));
+    });
+    const conn = await connect(at(daemon), { name: 'me' });
+    const m = (await conn.receive()) as DataMessage;
+    expect(Buffer.from(m.data).readUInt32LE(0)).toBe(9);
+    expect((await rejected(conn.receive())).code).toBe('CONNECTION_CLOSED');
+    expect(conn.isClosed).toBe(true);
+  });
+
   it('a pending receive fails with CONNECTION_CLOSED when the daemon goes away', async () => {
     daemon = await fakeDaemon(async (peer) => {
       await acceptHandshake(peer, PG);
