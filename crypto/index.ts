@@ -1,4 +1,16 @@
-/** Inter-daemon packet protection: suites, header, key derivation, replay window. See SECURITY.md. */
+/**
+ * Inter-daemon packet protection: suites, header, key derivation, replay window. See SECURITY.md.
+ *
+ * Typical use by the daemon (the only asynchronous step is initCrypto, once at start-up):
+ *
+ *   await initCrypto();
+ *   const protector = new PacketProtector({ self, incarnation, daemons, mode, clusterSecret: readClusterKeyFile(path) });
+ *   const log = new RateLimitedLog({ now: monotonicMs, write: (line) => logger.warn(line) });
+ *   udp.send(protector.seal(packet));                       // outgoing
+ *   const r = protector.open(datagram, fromDaemon);         // incoming, never throws
+ *   if (r.ok) engine.handlePacket(now, r.sender, r.payload);
+ *   else log.log(`${r.reason}:${fromDaemon}`, protector.explainRejection(r.reason, datagram, fromDaemon));
+ */
 export { initCrypto, isCryptoReady } from './init.js';
 export {
   deriveKey,
