@@ -73,5 +73,6 @@ export function dataFrameRoute(frame: Uint8Array): DataFrameRoute {
   for (let i = 0; i < numGroups; i++) {
     groups.push(readName(frame, SpreadLimits.HEADER_BYTES + SpreadLimits.GROUP_NAME_BYTES * i));
   }
-  return { type, sender: readName(frame, 4), groups };
+  // The session compares the sender with a NUL forced at byte 31 (§5); so does routing.
+  return { type, sender: readName(frame, 4).slice(0, SpreadLimits.GROUP_NAME_BYTES - 1), groups };
 }

@@ -10,10 +10,11 @@
  *   leaves and kills are applied in the total order. A view is named by a group id
  *   (memb_id = the ring it was formed in, index = +1 per join/leave/disconnect).
  * - A transitional configuration removes the members of daemons that did not come along; a group
- *   that lost members is "changed": its local members get TRANSITION_MESS, its id becomes
- *   (transitional ring, 1), and until the next regular view the joins/leaves/kills in it are
- *   announced as network views followed by another TRANSITION_MESS (EVS: they happen inside the
- *   transitional view).
+ *   that lost members is "changed": its local members get TRANSITION_MESS with the id of the view
+ *   that ends, its id becomes (transitional ring, 1), and until the next regular view the
+ *   joins/leaves/kills in it are announced as network views followed by another TRANSITION_MESS
+ *   (EVS: they happen inside the transitional view). Groups created in a transitional
+ *   configuration take its ring id, which the membership engine makes the next regular ring's.
  * - On a regular configuration whose members all came through our transitional configuration
  *   (a purely subtractive change) the views are still agreed: changed groups get (new ring, 1) and
  *   a CAUSED_BY_NETWORK view at once. Otherwise daemons that did not share our views joined, and
