@@ -3,13 +3,13 @@
  * stream, counter) so the checker can tell every delivery of a message apart from every other,
  * and a body whose bytes are a function of that identity so corruption is detected too.
  *
- * Layout (big-endian): magic u32 | daemon u32 | incarnation u32 | stream u32 | counter u32 |
- * bodyLength u32 | body.
+ * Layout (big-endian): magic u32 | daemon u32 | incarnation f64 (a start time in ms, beyond 32
+ * bits) | stream u32 | counter u32 | bodyLength u32 | body.
  */
 import type { DaemonId } from '../util/ids.js';
 
 const MAGIC = 0x52435331; // "RCS1"
-const HEADER_BYTES = 24;
+const HEADER_BYTES = 28;
 /** Largest body the simulator generates; bigger than a packet so fragmentation is exercised. */
 export const SIM_BODY_BYTES_MAX = 65_536;
 
@@ -35,11 +35,12 @@ export function parseMessageId(id: string): MessageKey | undefined {
 
 function bodyByte(k: MessageKey, i: number): number {
   // A cheap identity-dependent pattern: any reordering or substitution of bytes shows.
-  const base = (k.daemon ^ Math.imul(k.incarnation, 31) ^ Math.imul(k.stream, 131) ^ Math.imul(k.counter, 8191)) >>> 0;
+  const base = (k.daemon ^ Math.imul(k.incarnation % 0x7fffffff, 31) ^ Math.imul(k.stream, 131) ^ Math.imul(k.counter, 8191)) >>> 0;
   return (base + Math.imul(i, 167) + (i >>> 8)) & 0xff;
 }
 
 export function encodePayload(k: MessageKey, bodyBytes: number): Uint8Array {
+  if (!Number.isSafeInteger(k.incarnation) || k.incarnation < 0) throw new RangeError(`incarnation must be a non-negative safe integer, got ${k.incarnation}`);
   if (!Number.isInteger(bodyBytes) || bodyBytes < 0 || bodyBytes > SIM_BODY_BYTES_MAX) {
     throw new RangeError(`simulated body must be 0..${SIM_BODY_BYTES_MAX} bytes, got ${bodyBytes}`);
   }
@@ -47,10 +48,10 @@ export function encodePayload(k: MessageKey, bodyBytes: number): Uint8Array {
   const view = new DataView(out.buffer);
   view.setUint32(0, MAGIC);
   view.setUint32(4, k.daemon >>> 0);
-  view.setUint32(8, k.incarnation >>> 0);
-  view.setUint32(12, k.stream >>> 0);
-  view.setUint32(16, k.counter >>> 0);
-  view.setUint32(20, bodyBytes);
+  view.setFloat64(8, k.incarnation);
+  view.setUint32(16, k.stream >>> 0);
+  view.setUint32(20, k.counter >>> 0);
+  view.setUint32(24, bodyBytes);
   for (let i = 0; i < bodyBytes; i++) out[HEADER_BYTES + i] = bodyByte(k, i);
   return out;
 }
@@ -64,11 +65,12 @@ export function decodePayload(bytes: Uint8Array): DecodedPayload {
   if (view.getUint32(0) !== MAGIC) return { ok: false, problem: 'payload magic is wrong' };
   const key: MessageKey = {
     daemon: view.getUint32(4),
-    incarnation: view.getUint32(8),
-    stream: view.getUint32(12),
-    counter: view.getUint32(16),
+    incarnation: view.getFloat64(8),
+    stream: view.getUint32(16),
+    counter: view.getUint32(20),
   };
-  const bodyBytes = view.getUint32(20);
+  if (!Number.isSafeInteger(key.incarnation) || key.incarnation < 0) return { ok: false, problem: `payload incarnation ${key.incarnation} is not an integer` };
+  const bodyBytes = view.getUint32(24);
   if (bodyBytes !== bytes.length - HEADER_BYTES) {
     return { ok: false, problem: `payload body length ${bodyBytes} but ${bytes.length - HEADER_BYTES} bytes present`, key };
   }

@@ -69,6 +69,9 @@ export interface SimOptions {
   logPackets: boolean;
 }
 
+/** Simulated wall-clock time at the start of every run, for incarnations (2023-11-14T22:13:20Z). */
+export const INCARNATION_EPOCH_MS = 1_700_000_000_000;
+
 export const DEFAULT_TIMEOUTS: TotemTimeouts = {
   tokenLossMs: 200,
   tokenRetransmitMs: 40,
@@ -369,7 +372,9 @@ export class Simulation {
 
   private startDaemon(slot: Slot): void {
     if (slot.engine !== undefined) return;
-    slot.incarnation++;
+    // As the daemon does: the incarnation is the start time in ms (here on a simulated wall
+    // clock that starts at INCARNATION_EPOCH_MS), strictly increasing across restarts.
+    slot.incarnation = Math.max(slot.incarnation + 1, INCARNATION_EPOCH_MS + Math.floor(this.now));
     const rng = this.root.fork(`engine:${slot.index}:${slot.incarnation}`);
     const opts: TotemOptions = {
       self: slot.id,

@@ -5,11 +5,20 @@
 import type { DaemonId } from '../util/ids.js';
 import type { CheckResult, Violation } from './checker.js';
 import { describeFault } from './faults.js';
-import type { LogEntry, SimRun } from './simulator.js';
+import { INCARNATION_EPOCH_MS, type LogEntry, type SimRun } from './simulator.js';
 
-/** Replace raw daemon ids (8 to 10 digits, as drawn by the simulator) with their names. */
+/**
+ * Shorten a text for people: raw daemon ids (8 to 10 digits, as drawn by the simulator) become
+ * their names, and numbers counted from the incarnation epoch (incarnations, and ring seqs that
+ * engines start from them) become `e+N`.
+ */
 export function prettify(text: string, names: ReadonlyMap<DaemonId, string>): string {
-  return text.replace(/\b\d{8,10}\b/g, (m) => names.get(Number(m)) ?? m);
+  return text
+    .replace(/(?<!\d)\d{13}(?!\d)/g, (m) => {
+      const n = Number(m) - INCARNATION_EPOCH_MS;
+      return n >= 0 && n < 1e9 ? `e+${n}` : m;
+    })
+    .replace(/(?<!\d)\d{8,10}(?!\d)/g, (m) => names.get(Number(m)) ?? m);
 }
 
 export interface TraceOptions {
@@ -60,7 +69,7 @@ export function formatReport(run: SimRun, check: CheckResult, o: TraceOptions = 
   const opt = run.options;
   out.push(
     `seed ${run.seed}: ${check.ok ? 'ok' : `VIOLATED ${check.violated.join(', ')}`}`,
-    `  daemons ${opt.daemons} (${[...run.names].map(([id, n]) => `${n}=${id >>> 0}`).join(' ')})`,
+    `  daemons ${opt.daemons} (${[...run.names].map(([id, n]) => `${n}=${id >>> 0}`).join(' ')}); e = ${INCARNATION_EPOCH_MS} ms, the simulated wall clock at time 0`,
     `  faults: partitions=${opt.faults.partitions} crashes=${opt.faults.crashes} lossBursts=${opt.faults.lossBursts} loss=${opt.network.lossRate} steps=${opt.steps}`,
     `  simulated ${h.endAtMs.toFixed(0)} ms, healed at ${h.healAtMs ?? '-'} ms, ${h.quiescent ? 'settled' : 'did not settle'}; ${run.eventsProcessed} events, ${run.packets.sent} packets sent, ${run.packets.dropped} dropped`,
     `  ${check.stats.submitted} messages submitted, ${check.stats.deliveries} deliveries, ${check.stats.configurations} configurations, ${check.stats.incarnations} incarnations; log hash ${run.logHash}`,

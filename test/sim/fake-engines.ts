@@ -86,3 +86,16 @@ export class SoloEngine implements TotemEngine {
     };
   }
 }
+
+/** A SoloEngine that delivers every seventh message twice: a bug the simulator must surface. */
+export class DuplicatingEngine extends SoloEngine {
+  private count = 0;
+  private readonly held: RingEvent[] = [];
+  override pollEvent(): RingEvent | undefined {
+    const again = this.held.shift();
+    if (again !== undefined) return again;
+    const ev = super.pollEvent();
+    if (ev?.type === 'message' && ++this.count % 7 === 0) this.held.push(ev);
+    return ev;
+  }
+}
