@@ -482,6 +482,43 @@ describe('events', () => {
     await conn.disconnect();
   });
 
+  it('decodes frames from a big-endian daemon: headers, membership bodies and the sender\'s byte order', async () => {
+    const name = (n: string): Buffer => {
+      const b = Buffer.alloc(32);
+      b.write(n, 'latin1');
+      return b;
+    };
+    const header = (type: number, sender: string, numGroups: number, hint: number, dataLen: number): Buffer => {
+      const h = Buffer.alloc(48);
+      h.writeUInt32BE(type, 0);
+      name(sender).copy(h, 4);
+      h.writeInt32BE(numGroups, 36);
+      h.writeUInt32BE(hint, 40);
+      h.writeInt32BE(dataLen, 44);
+      return h;
+    };
+    const body = Buffer.alloc(56);
+    body.writeInt32BE(-7, 0);
+    body.writeInt32BE(99, 4);
+    body.writeInt32BE(4, 8);
+    body.writeUInt32BE(1, 12);
+    body.writeUInt32BE(0, 16);
+    body.writeUInt32BE(1, 20);
+    name(PG).copy(body, 24);
+    const memb = Buffer.concat([header(MessageType.REG_MEMB_MESS | MessageType.CAUSED_BY_JOIN, 'g', 1, 0, 56), name(PG), body]);
+    // A big-endian sender's AGREED message, mess_type 0x1234 (hint bytes 00 12 34 00 as on the wire).
+    const data = Buffer.concat([header(MessageType.AGREED_MESS, '#be#d1', 1, 0x00123400, 2), name('g'), Buffer.from('be')]);
+    daemon = await fakeDaemon(async (peer) => {
+      await acceptHandshake(peer, PG);
+      await peer.write(Buffer.concat([memb, data]));
+      await peer.readToEnd();
+    });
+    const conn = await connect(at(daemon), { name: 'me' });
+    expect(await conn.receive()).toMatchObject({ kind: 'membership', reason: 'join', group: 'g', members: [PG], changed: PG, groupId: { procId: -7, time: 99, index: 4 }, ownIndex: 0 });
+    expect(await conn.receive()).toMatchObject({ kind: 'data', service: 0x10, sender: '#be#d1', messType: 0x1234, endianMismatch: true, groups: ['g'] });
+    await conn.disconnect();
+  });
+
   it('decodes a reject message and the SELF_DISCARD bit', async () => {
     daemon = await fakeDaemon(async (peer) => {
       await acceptHandshake(peer, PG);
