@@ -151,7 +151,10 @@ export class SpreadConnection extends EventEmitter<SpreadConnectionEvents> imple
     });
     socket.on('close', () => this.finish());
     (this as EventEmitter).on('newListener', (event: string | symbol) => {
-      if (event === 'message' || event === 'membership') queueMicrotask(() => this.pump());
+      if (event !== 'message' && event !== 'membership') return;
+      // Listeners take over delivery: pending receive() calls would never be served.
+      this.rejectWaiters(new SpreadError(SpreadCode.ILLEGAL_SESSION, `a '${event}' listener was attached: messages are now delivered as events`));
+      queueMicrotask(() => this.pump());
     });
     if (leftover.length > 0) this.reader.push(leftover);
     this.pump();

@@ -482,6 +482,18 @@ describe('events', () => {
     await conn.disconnect();
   });
 
+  it('attaching a listener fails a pending receive, which would otherwise never be served', async () => {
+    daemon = await fakeDaemon(async (peer) => {
+      await acceptHandshake(peer, PG);
+      await peer.readToEnd();
+    });
+    const conn = await connect(at(daemon), { name: 'me' });
+    const pending = rejected(conn.receive());
+    conn.on('message', () => {});
+    expect((await pending).code).toBe('ILLEGAL_SESSION');
+    await conn.disconnect();
+  });
+
   it('decodes frames from a big-endian daemon: headers, membership bodies and the sender\'s byte order', async () => {
     const name = (n: string): Buffer => {
       const b = Buffer.alloc(32);
