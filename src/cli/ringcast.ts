@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * ringcast <command>: the client-side tools. Each command lives in its own module and registers
+ * ringcast <command>: the command-line tools. Each command lives in its own module and registers
  * itself on this program.
  */
 import { Command } from 'commander';
