@@ -1,0 +1,144 @@
+/**
+ * Daemon startup in the order of shared/architecture.md: configuration, log, sockets, engine,
+ * ring. A bad configuration or an unusable socket is reported with what to fix, and the process
+ * exits non-zero; once running, nothing a client or peer sends can stop it.
+ */
+import os from 'node:os';
+import {
+  defaultConfig,
+  expandEventLogFile,
+  findSelf,
+  loadConfig,
+  unixSocketPathFor,
+  type DaemonEntry,
+  type RingcastConfig,
+} from '../config/index.js';
+import { ipAllowed, loadAccessIpFor } from '../config/access-ip.js';
+import { TotemNode } from '../membership/index.js';
+import type { TotemEngine } from '../ring/types.js';
+import type { DaemonId } from '../util/ids.js';
+import { RingcastError } from '../util/errors.js';
+import { RingcastDaemon } from './daemon.js';
+import { LocalOrderer } from './local-orderer.js';
+import { Logger } from './log.js';
+import { decodeMonitorRequest, encodeMonitorReply } from './monitor-protocol.js';
+import { UdpTransport } from './udp-transport.js';
+import { totemOptionsFor } from './totem-options.js';
+
+export interface DaemonArgs {
+  configFile?: string;
+  name?: string;
+  port?: number;
+  /** Override of the Unix socket path ('' disables it). */
+  unixSocket?: string;
+}
+
+export interface RunningDaemon {
+  daemon: RingcastDaemon;
+  transport: UdpTransport | undefined;
+  config: RingcastConfig;
+  self: DaemonEntry;
+  stop(): Promise<void>;
+}
+
+function localAddresses(): string[] {
+  const out = ['127.0.0.1', '::1'];
+  for (const list of Object.values(os.networkInterfaces())) for (const i of list ?? []) out.push(i.address);
+  return out;
+}
+
+export async function startDaemon(args: DaemonArgs): Promise<RunningDaemon> {
+  let config = args.configFile !== undefined ? loadConfig(args.configFile) : defaultConfig();
+  if (args.configFile === undefined && args.port !== undefined) config = withDefaultPort(config, args.port);
+  const self = findSelf(config, { name: args.name, localAddresses: localAddresses() });
+  const clientPort = args.configFile !== undefined && args.port !== undefined ? args.port : self.port;
+  const logger = new Logger({
+    file: expandEventLogFile(config, os.hostname()),
+    timeStamp: config.eventTimeStamp,
+    priority: config.eventPriority,
+    debugFlags: config.debugFlags,
+  });
+  const ipRules = loadAccessIpFor(config);
+  const incarnation = Date.now();
+  let unixPath = args.unixSocket !== undefined ? args.unixSocket || undefined : unixSocketPathFor(config, self);
+  if (unixPath !== undefined && clientPort !== self.port && args.unixSocket === undefined) unixPath = `/tmp/${clientPort}`;
+
+  let transport: UdpTransport | undefined;
+  let engine: TotemEngine;
+  let daemonRef: RingcastDaemon | undefined;
+  if (config.daemons.length === 1) {
+    engine = new LocalOrderer(self.id, incarnation, 10_000);
+  } else {
+    const node = new TotemNode(totemOptionsFor(config, self, incarnation));
+    engine = node;
+    transport = new UdpTransport({
+      self,
+      daemons: config.daemons,
+      configHash: config.hash,
+      onRingPacket: (from, payload) => daemonRef?.handlePacket(from, payload),
+      onMonitorRequest: (payload, reply, source) => {
+        if (!config.daemons.some((d) => d.address === source.address.replace(/^::ffff:/, ''))) return;
+        const req = decodeMonitorRequest(payload);
+        if (!req) return reply(encodeMonitorReply({ ok: false, error: 'malformed monitor request' }));
+        if (req.command === 'status') return reply(encodeMonitorReply({ ok: true, status: { ...daemonRef?.status(), transport: transport?.stats, blocked: transport?.blockedPeers() } }));
+        if (!config.dangerousMonitor) {
+          logger.log('warn', `refused monitor ${req.command} from ${source.address}:${source.port}: DangerousMonitor is off`);
+          return reply(encodeMonitorReply({ ok: false, error: 'DangerousMonitor is off in this daemon\'s configuration' }));
+        }
+        transport?.setBlocked(req.command === 'partition' ? req.blocked : []);
+        logger.log('info', `monitor ${req.command}${req.command === 'partition' ? ` blocking ${req.blocked.join(',')}` : ''}`);
+        return reply(encodeMonitorReply({ ok: true }));
+      },
+      log: (level, msg) => logger.log(level, msg, 'NETWORK'),
+    });
+    await transport.bind();
+  }
+  const members = (): DaemonId[] => engine.status().members.filter((id) => id !== self.id);
+  const others = config.daemons.filter((d) => d.id !== self.id).map((d) => d.id);
+  const daemon = new RingcastDaemon({
+    config,
+    self,
+    logger,
+    incarnation,
+    clientPort,
+    unixSocketPath: unixPath,
+    ipAllowed: (peer) => ipAllowed(ipRules, peer),
+    engine,
+    transmit: transport
+      ? (to, bytes) => transport!.send(to === 'ring' ? members() : to === 'configured' ? others : [to], bytes)
+      : undefined,
+  });
+  daemonRef = daemon;
+  try {
+    await daemon.start();
+  } catch (err) {
+    await transport?.close();
+    throw err;
+  }
+  return {
+    daemon,
+    transport,
+    config,
+    self,
+    stop: async () => {
+      await daemon.stop();
+      // Give the departure announcement a moment on the wire before the socket closes.
+      await new Promise((r) => setTimeout(r, 20));
+      await transport?.close();
+      logger.log('info', `daemon ${self.name} stopped`);
+      logger.close();
+    },
+  };
+}
+
+function withDefaultPort(cfg: RingcastConfig, port: number): RingcastConfig {
+  if (!Number.isInteger(port) || port < 1 || port > 65534) {
+    throw new RingcastError('BAD_PORT', `port ${port} is out of range 1..65534`);
+  }
+  const daemons = cfg.daemons.map((d) => ({ ...d, port }));
+  return {
+    ...cfg,
+    daemons,
+    segments: cfg.segments.map((s) => ({ ...s, port, daemons: daemons.filter((d) => d.segment === s.daemons[0]?.segment) })),
+  };
+}
