@@ -5,9 +5,13 @@
  * keyed stream decoder.
  */
 import { RingcastError } from '../../src/util/errors.js';
-import type { DerivationRequest } from './password.js';
-import { PasswordClientAuth } from './password.js';
-import type { ClientAuth, ClientAuthResult } from './types.js';
+import type { SessionKeys } from './keyed-frames.js';
+import type { DerivationRequest, PasswordClientOptions } from './password.js';
+import { PASSWORD_METHOD, PasswordClientAuth } from './password.js';
+import { PUBKEY_METHOD, PubkeyClientAuth } from './pubkey.js';
+import { ScryptPool } from './scrypt-pool.js';
+import { sodiumReady } from './sodium.js';
+import type { ClientAuth, ClientAuthResult, RandomBytes } from './types.js';
 
 export interface ExactChannel {
   write(bytes: Uint8Array): Promise<void>;
@@ -49,4 +53,59 @@ export async function runClientAuth(auth: ClientAuth, channel: ExactChannel, opt
     if (n <= 0) throw new AuthRejectedError(-9, `${auth.method} handshake stalled`);
     auth.receive(await channel.read(n));
   }
+}
+
+/** A keyed session as the client sees it after a successful method. */
+export interface KeyedSession {
+  readonly method: string;
+  readonly daemonName: string;
+  readonly keys: SessionKeys;
+}
+
+/**
+ * A client authentication method in the client library's shape (`name`, `exchange({ channel })`),
+ * returning the keyed session. Every exchange makes a fresh handshake (fresh ephemeral keys).
+ */
+export interface KeyedClientMethod {
+  readonly name: string;
+  exchange(ctx: { readonly channel: ExactChannel; readonly signal?: AbortSignal }): Promise<KeyedSession>;
+}
+
+const defaultRandom: RandomBytes = (n) => sodiumReady().randombytes_buf(n);
+let sharedPool: ScryptPool | undefined;
+
+export interface PasswordMethodOptions extends Omit<PasswordClientOptions, 'randomBytes' | 'deriveSync'> {
+  readonly randomBytes?: RandomBytes;
+  /** Where scrypt runs; default one pool shared by the process (2 at once). */
+  readonly pool?: ScryptPool;
+}
+
+export function passwordAuthMethod(opts: PasswordMethodOptions): KeyedClientMethod {
+  return {
+    name: PASSWORD_METHOD,
+    async exchange(ctx) {
+      const pool = opts.pool ?? (sharedPool ??= new ScryptPool());
+      const auth = new PasswordClientAuth({ ...opts, randomBytes: opts.randomBytes ?? defaultRandom });
+      const r = await runClientAuth(auth, ctx.channel, { derive: (req) => pool.derive(req), signal: ctx.signal });
+      return { method: PASSWORD_METHOD, daemonName: r.daemonName, keys: r.keys };
+    },
+  };
+}
+
+export interface PubkeyMethodOptions {
+  readonly publicKey: Uint8Array;
+  readonly secretKey: Uint8Array;
+  readonly expectedDaemonName?: string;
+  readonly randomBytes?: RandomBytes;
+}
+
+export function pubkeyAuthMethod(opts: PubkeyMethodOptions): KeyedClientMethod {
+  return {
+    name: PUBKEY_METHOD,
+    async exchange(ctx) {
+      const auth = new PubkeyClientAuth({ ...opts, randomBytes: opts.randomBytes ?? defaultRandom });
+      const r = await runClientAuth(auth, ctx.channel, { signal: ctx.signal });
+      return { method: PUBKEY_METHOD, daemonName: r.daemonName, keys: r.keys };
+    },
+  };
 }

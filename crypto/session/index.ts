@@ -18,3 +18,4 @@ export * from './files.js';
 export * from './client-key.js';
 export * from './scrypt-pool.js';
 export * from './client-driver.js';
+export * from './server-driver.js';

@@ -174,11 +174,12 @@ export class PasswordServerAuth extends RecordMachine<Extract<ServerAuthResult, 
     const t3 = this.transcript.snapshot();
     const proof = openHandshake(hs.clientToServer, t2, body);
     if (!proof) return this.reject(`ClientProof for user ${this.user} does not decrypt: handshake tampered with or keys differ`);
-    const v = this.verifier;
-    if (!v) return this.reject(`unknown user ${this.user}`);
+    // An unknown user costs the same work as a known one, so timing does not tell them apart.
+    const v = this.verifier ?? this.decoyVerifier();
     const clientKey = xor(proof, hmac(sha256, v.storedKey, t2));
     const ok = equalBytes(sha256(clientKey), v.storedKey);
     clientKey.fill(0);
+    if (!this.verifier) return this.reject(`unknown user ${this.user}`);
     if (!ok) return this.reject(`wrong password for user ${this.user}`);
     const serverSignature = hmac(sha256, v.serverKey, t3);
     this.emit(encodeRecord(RecordKind.SERVER_FINAL, sealHandshake(hs.serverToClient, t3, serverSignature)));
@@ -186,6 +187,11 @@ export class PasswordServerAuth extends RecordMachine<Extract<ServerAuthResult, 
     this.state = 'done';
     this.accepted = { status: 'accepted', identity: `password:${this.user}`, keys };
     this.wipe();
+  }
+
+  private decoyVerifier(): PasswordVerifier {
+    const k = hmac(sha256, this.opts.decoySecret, concatBytes(DECOY_LABEL, encoder.encode(`key ${this.user}`)));
+    return { user: this.user, params: SCRYPT_PRODUCTION, salt: k.subarray(0, SALT_BYTES_DEFAULT), storedKey: k, serverKey: k };
   }
 
   protected wipe(): void {
