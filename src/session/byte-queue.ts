@@ -5,7 +5,9 @@
  */
 export class ByteQueue {
   private chunks: Uint8Array[] = [];
-  /** Read position inside chunks[0]. */
+  /** Index of the first live chunk (consumed ones are dropped in batches, not shifted one by one). */
+  private first = 0;
+  /** Read position inside chunks[first]. */
   private head = 0;
   private total = 0;
 
@@ -23,7 +25,8 @@ export class ByteQueue {
   at(index: number): number | undefined {
     if (index < 0 || index >= this.total) return undefined;
     let i = index + this.head;
-    for (const c of this.chunks) {
+    for (let k = this.first; k < this.chunks.length; k++) {
+      const c = this.chunks[k] as Uint8Array;
       if (i < c.length) return c[i];
       i -= c.length;
     }
@@ -33,8 +36,8 @@ export class ByteQueue {
   /** The first `n` bytes without consuming them (a fresh copy when they span chunks). */
   peek(n: number): Uint8Array | undefined {
     if (n < 0 || n > this.total) return undefined;
-    const first = this.chunks[0];
-    if (first !== undefined && first.length - this.head >= n) return first.subarray(this.head, this.head + n);
+    const front = this.chunks[this.first];
+    if (front !== undefined && front.length - this.head >= n) return front.subarray(this.head, this.head + n);
     return this.copyFront(n);
   }
 
@@ -47,24 +50,32 @@ export class ByteQueue {
   }
 
   skip(n: number): void {
-    let left = Math.min(n, this.total);
+    let left = Math.max(0, Math.min(n, this.total));
     this.total -= left;
     while (left > 0) {
-      const first = this.chunks[0];
-      if (first === undefined) break;
-      const avail = first.length - this.head;
+      const front = this.chunks[this.first];
+      if (front === undefined) break;
+      const avail = front.length - this.head;
       if (left < avail) {
         this.head += left;
-        return;
+        break;
       }
       left -= avail;
-      this.chunks.shift();
+      this.first++;
       this.head = 0;
+    }
+    if (this.first === this.chunks.length) {
+      this.chunks = [];
+      this.first = 0;
+    } else if (this.first > 64 && this.first * 2 > this.chunks.length) {
+      this.chunks = this.chunks.slice(this.first);
+      this.first = 0;
     }
   }
 
   clear(): void {
     this.chunks = [];
+    this.first = 0;
     this.head = 0;
     this.total = 0;
   }
@@ -73,8 +84,8 @@ export class ByteQueue {
     const out = new Uint8Array(n);
     let filled = 0;
     let start = this.head;
-    for (const c of this.chunks) {
-      if (filled >= n) break;
+    for (let k = this.first; k < this.chunks.length && filled < n; k++) {
+      const c = this.chunks[k] as Uint8Array;
       const part = Math.min(c.length - start, n - filled);
       out.set(c.subarray(start, start + part), filled);
       filled += part;

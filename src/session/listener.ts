@@ -531,7 +531,7 @@ export class ClientListener {
     else if (reason?.kind === 'host-error') {
       this.count('HOST_ERROR');
       level = 'error';
-    } else if (reason?.kind === 'eof' || reason?.kind === 'disconnect') level = 'debug';
+    }
     // Released by the daemon: its closing was logged when the kill happened.
     if (!(reason?.kind === 'terminated' && reason.cause === 'shutdown')) this.opts.log(level, `${who}: ${text}${note}`);
 

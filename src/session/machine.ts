@@ -174,6 +174,8 @@ export class ClientSession {
   private methods: readonly string[] = [];
   private wasOpened = false;
   private killEmitted = false;
+  /** Size of the record whose header was validated and whose body is still arriving (0: none). */
+  private pendingRecordBytes = 0;
 
   constructor(host: SessionHost, opts: ClientSessionOptions = {}) {
     const d = host.daemonName;
@@ -473,6 +475,8 @@ export class ClientSession {
 
   /** One client record (§4): validate the header as soon as it is complete (§5), then wait for the body. */
   private parseMessage(): boolean {
+    if (this.pendingRecordBytes > 0 && this.input.length < this.pendingRecordBytes) return false;
+    this.pendingRecordBytes = 0;
     const headerBytes = this.input.peek(HEADER_BYTES);
     if (headerBytes === undefined) return false;
     let header: MessageHeader;
@@ -489,7 +493,10 @@ export class ClientSession {
     }
     const size = HEADER_BYTES + NAME_BYTES * header.numGroups + header.dataLen;
     const raw = this.input.take(size);
-    if (raw === undefined) return false;
+    if (raw === undefined) {
+      this.pendingRecordBytes = size;
+      return false;
+    }
 
     let frame: Uint8Array;
     let groups: string[];

@@ -103,3 +103,10 @@ export const spaceNameConnect = hex('05 00 01 01 08 62 61 64 20 6e 61 6d 65');
 export const longNameConnect = hex('05 00 01 01 0b 61 62 63 64 65 66 67 68 69 6a 6b');
 export const authChoiceFoo = concat(ascii('FOO'), new Uint8Array(87));
 export const authChoiceEmpty = new Uint8Array(90);
+
+/** A 90-byte auth choice naming these methods (slots of 30 bytes, NUL padded). */
+export function authChoiceFromNames(names: string[]): Uint8Array {
+  const out = new Uint8Array(90);
+  names.forEach((n, i) => out.set(ascii(n), i * 30));
+  return out;
+}
