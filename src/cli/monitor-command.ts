@@ -7,6 +7,7 @@
  */
 import type { Writable } from 'node:stream';
 import { Command, InvalidArgumentError } from 'commander';
+import { runDaemonControl } from '../monitor/control-command.js';
 import { connect, formatGroupId, isValidGroupName, type GroupId, type Received, type SpreadConnection } from '../client/index.js';
 
 /** Groups one monitor watches at most. */
@@ -164,13 +165,22 @@ export function registerMonitorCommand(program: Command): void {
     .option('--interval <ms>', 'how often to print counts', intIn(100, 3_600_000), 1000)
     .option('--duration <ms>', 'stop after this long (default: until interrupted)', intIn(1, 7 * 24 * 3_600_000))
     .option('--json', 'one JSON object per line')
+    .option('-c, --config <file>', 'daemon control mode: the configuration the daemons run (for --status, --partition, --heal)')
+    .option('--status [names]', 'with -c: print each daemon\'s status (ring, members, sessions, groups, counters); comma-separated names, default all')
+    .option('--partition <spec>', 'with -c: make daemons drop each other\'s packets, e.g. "d1,d2|d3" (needs DangerousMonitor)')
+    .option('--heal', 'with -c: cancel a partition (needs DangerousMonitor)')
     .addHelpText(
       'after',
-      '\nThe monitor is an ordinary member of every watched group, visible to the other members.\n' +
-        'Daemon status, ring statistics and network partition commands come with the multi-daemon transport.',
+      '\nClient view (-s, -g): the monitor is an ordinary member of every watched group, visible to the other members.\n' +
+        'Daemon control (-c): status of each daemon and test partitions, sent to the daemons\' UDP port; accepted only\n' +
+        'from the address of a configured daemon, with the configuration\'s hash; partitions need DangerousMonitor = true.',
     )
-    .action(async (opts: { spread: string; group: string[]; user?: string; interval: number; duration?: number; json?: boolean }, cmd: Command) => {
-      if (opts.group.length === 0) cmd.error('ringcast monitor: give at least one group with -g GROUP');
+    .action(async (opts: { spread: string; group: string[]; user?: string; interval: number; duration?: number; json?: boolean; config?: string; status?: string | boolean; partition?: string; heal?: boolean }, cmd: Command) => {
+      if (opts.config !== undefined) {
+        process.exitCode = await runDaemonControl({ configFile: opts.config, status: opts.status, partition: opts.partition, heal: opts.heal === true, out: process.stdout, errors: process.stderr });
+        return;
+      }
+      if (opts.group.length === 0) cmd.error('ringcast monitor: give at least one group with -g GROUP (or -c FILE --status for daemon status)');
       const ac = new AbortController();
       const onSignal = (): void => ac.abort();
       process.once('SIGINT', onSignal);

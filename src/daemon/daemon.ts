@@ -9,7 +9,8 @@
 import type { DaemonEntry, RingcastConfig } from '../config/index.js';
 import { GroupTable, encodeGroupRequest, type GroupRequest } from '../groups/index.js';
 import { ClientListener, type SessionHandle, type SessionRequest } from '../session/listener.js';
-import type { TotemEngine, TotemStatus } from '../ring/types.js';
+import type { RingEvent, TotemEngine, TotemStatus } from '../ring/types.js';
+import { ringIdKey } from '../util/ids.js';
 import { Service, type ServiceLevel } from '../util/service.js';
 import type { Logger } from './log.js';
 
@@ -57,6 +58,7 @@ export class RingcastDaemon {
   private readonly now: () => number;
   private readonly startedAt: number;
   private readonly streams = new Map<string, number>();
+  private readonly daemonNames: ReadonlyMap<number, string>;
   private nextStream = 1;
   private readonly backlog: { service: ServiceLevel; stream: number; payload: Uint8Array }[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -72,6 +74,7 @@ export class RingcastDaemon {
     this.startedAt = this.now();
     this.engine = opts.engine;
     const cfg = opts.config;
+    this.daemonNames = new Map(cfg.daemons.map((d) => [d.id, d.name]));
     this.groups = new GroupTable({
       self: opts.self.id,
       selfName: opts.self.name,
@@ -204,6 +207,7 @@ export class RingcastDaemon {
         if (this.backlog.length > 0) this.flushBacklog();
         for (let ev = this.engine.pollEvent(); ev; ev = this.engine.pollEvent()) {
           progressed = true;
+          if (ev.type !== 'message') this.logConfiguration(ev);
           this.groups.handleRingEvent(ev);
           this.drainGroups();
         }
@@ -220,6 +224,11 @@ export class RingcastDaemon {
       this.pumping = false;
     }
     this.armTimer();
+  }
+
+  private logConfiguration(ev: Exclude<RingEvent, { type: 'message' }>): void {
+    const names = ev.members.map((id) => this.daemonNames.get(id) ?? String(id)).join(' ');
+    this.log.log('info', `${ev.type} configuration ${ringIdKey(ev.ring)}: { ${names} }`, 'MEMBERSHIP');
   }
 
   private drainGroups(): void {
