@@ -5,7 +5,7 @@
  * keyed stream decoder.
  */
 import { RingcastError } from '../../src/util/errors.js';
-import type { SessionKeys } from './keyed-frames.js';
+import { keyedTransport, type KeyedRecordTransport, type SessionKeys } from './keyed-frames.js';
 import type { DerivationRequest, PasswordClientOptions } from './password.js';
 import { PASSWORD_METHOD, PasswordClientAuth } from './password.js';
 import { PUBKEY_METHOD, PubkeyClientAuth } from './pubkey.js';
@@ -60,6 +60,8 @@ export interface KeyedSession {
   readonly method: string;
   readonly daemonName: string;
   readonly keys: SessionKeys;
+  /** The same keys as a record transport (the client library's ClientAuthOutcome.transport). */
+  readonly transport: KeyedRecordTransport;
 }
 
 /**
@@ -87,7 +89,7 @@ export function passwordAuthMethod(opts: PasswordMethodOptions): KeyedClientMeth
       const pool = opts.pool ?? (sharedPool ??= new ScryptPool());
       const auth = new PasswordClientAuth({ ...opts, randomBytes: opts.randomBytes ?? defaultRandom });
       const r = await runClientAuth(auth, ctx.channel, { derive: (req) => pool.derive(req), signal: ctx.signal });
-      return { method: PASSWORD_METHOD, daemonName: r.daemonName, keys: r.keys };
+      return { method: PASSWORD_METHOD, daemonName: r.daemonName, keys: r.keys, transport: keyedTransport(r.keys) };
     },
   };
 }
@@ -105,7 +107,7 @@ export function pubkeyAuthMethod(opts: PubkeyMethodOptions): KeyedClientMethod {
     async exchange(ctx) {
       const auth = new PubkeyClientAuth({ ...opts, randomBytes: opts.randomBytes ?? defaultRandom });
       const r = await runClientAuth(auth, ctx.channel, { signal: ctx.signal });
-      return { method: PUBKEY_METHOD, daemonName: r.daemonName, keys: r.keys };
+      return { method: PUBKEY_METHOD, daemonName: r.daemonName, keys: r.keys, transport: keyedTransport(r.keys) };
     },
   };
 }

@@ -208,3 +208,26 @@ export class KeyedStreamDecoder {
     return out;
   }
 }
+
+/**
+ * The keyed stream as a record transport, the shape the client library's connection (and a daemon
+ * adapter) uses: `seal` one outgoing record into one frame; `open` whatever bytes arrived and get
+ * the plaintexts they completed. `open` throws KeyedFrameError: the session must then be closed.
+ */
+export interface KeyedRecordTransport {
+  seal(record: Uint8Array): Uint8Array;
+  open(bytes: Uint8Array): Uint8Array[];
+}
+
+export function keyedTransport(keys: SessionKeys): KeyedRecordTransport {
+  const decoder = new KeyedStreamDecoder(keys.receive);
+  return {
+    seal: (record) => keys.send.seal(record),
+    open(bytes) {
+      decoder.push(bytes);
+      const out: Uint8Array[] = [];
+      for (let pt = decoder.next(); pt; pt = decoder.next()) out.push(pt);
+      return out;
+    },
+  };
+}

@@ -27,6 +27,8 @@ import {
 import { ClientSession, type SessionRequest } from '../../src/session/machine.js';
 import { encodeAuthChoice, encodeConnectRequest, encodeMessage, MessageType } from '../../src/session/index.js';
 import { randomBytes } from './helpers.js';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { connect as clientConnect } from '../../src/client/index.js';
 
 const PARAMS = { logN: 10, r: 8, p: 1 };
 
@@ -127,12 +129,12 @@ describe('keyed session through the daemon session machine', () => {
   it('RC-PASSWORD: accept arrives sealed, a sealed JOIN becomes a join request, identity known', async () => {
     const { l, session } = await connect(passwordAuthMethod({ user: 'alice', password: 's3cret', scryptMinimum: PARAMS }), { daemonName: 'd1', randomBytes, passwords });
     expect(l.daemon.identity).toBe('password:alice');
-    const dec = new KeyedStreamDecoder(session.keys.receive);
-    dec.push(l.inbox());
-    const accept = Buffer.from(dec.next()!);
+    const [acceptRecord, ...more] = session.transport.open(l.inbox());
+    expect(more).toEqual([]);
+    const accept = Buffer.from(acceptRecord!);
     expect([...accept.subarray(0, 5)]).toEqual([1, 5, 0, 1, 9]);
     expect(accept.subarray(5).toString('latin1')).toBe('#alice#d1');
-    l.send(sealFrame(session.keys, encodeMessage({ type: MessageType.JOIN_MESS, sender: '#alice#d1', groups: ['chat'], data: new Uint8Array(0) })));
+    l.send(session.transport.seal(encodeMessage({ type: MessageType.JOIN_MESS, sender: '#alice#d1', groups: ['chat'], data: new Uint8Array(0) })));
     expect(l.daemon.requests).toEqual([{ kind: 'join', group: 'chat' }]);
   });
 
@@ -151,5 +153,39 @@ describe('keyed session through the daemon session machine', () => {
     expect(session.daemonName).toBe('d1');
     expect(() => l.send(encodeMessage({ type: MessageType.JOIN_MESS, sender: '#alice#d1', groups: ['chat'], data: new Uint8Array(0) }))).toThrow(/keyed frame/);
     expect(l.daemon.requests).toEqual([]);
+  });
+});
+
+describe('the client library over TCP with a keyed method', () => {
+  it('connects with passwordAuthMethod, joins a group through the sealed stream', async () => {
+    const salt = randomBytes(16);
+    const verifier = verifierFromSaltedPassword('bob', PARAMS, salt, saltedPasswordSync(passwordBytes('pw'), salt, PARAMS));
+    const daemons: DaemonSide[] = [];
+    const server: Server = createServer((sock) => {
+      const d = new DaemonSide((b) => sock.write(b), { daemonName: 'd1', randomBytes, passwords: { lookup: (u) => (u === 'bob' ? verifier : undefined), decoySecret: randomBytes(32) } });
+      daemons.push(d);
+      sock.on('data', (b) => {
+        try {
+          d.fromClient(b);
+        } catch {
+          sock.destroy();
+        }
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const conn = await clientConnect(`${port}@127.0.0.1`, { name: 'bob', authMethods: [passwordAuthMethod({ user: 'bob', password: 'pw', scryptMinimum: PARAMS })], timeoutMs: 5000 });
+      expect(conn.privateGroup).toBe('#bob#d1');
+      await conn.join('chat');
+      const start = performance.now();
+      while (daemons[0]!.requests.length === 0 && performance.now() - start < 5000) await new Promise((r) => setTimeout(r, 10));
+      expect(daemons[0]!.identity).toBe('password:bob');
+      expect(daemons[0]!.requests).toEqual([{ kind: 'join', group: 'chat' }]);
+      await conn.disconnect();
+      expect(daemons[0]!.requests.at(-1)).toEqual({ kind: 'kill' });
+    } finally {
+      server.close();
+    }
   });
 });
