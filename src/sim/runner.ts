@@ -40,6 +40,9 @@ export function buildOptions(seed: number, spec: SimSpec, engineFactory: EngineF
     faults: { partitions, crashes, lossBursts },
     network: { ...base.network, lossRate },
     clients: { ...base.clients, messagesPerSecond: spec.messagesPerSecond ?? base.clients.messagesPerSecond },
+    // A healthy run installs a few dozen configurations per daemon; far more is a storm.
+    configurationInstallsMax: 300 * daemons,
+    eventsMax: 40_000 + 8_000 * daemons * Math.max(1, steps),
     ...spec.overrides,
   };
   return o;

@@ -62,6 +62,8 @@ export interface SimOptions {
   settleMaxMs: number;
   /** Hard bound on processed events, against runaway engines. */
   eventsMax: number;
+  /** Bound on configuration installs (all daemons together): beyond it the run is a membership storm. */
+  configurationInstallsMax: number;
   engineFactory: EngineFactory;
   /** Replace the drawn fault schedule (replay, shrinking). */
   schedule?: FaultAction[];
@@ -106,7 +108,8 @@ export function defaultSimOptions(seed: number, engineFactory: EngineFactory): S
     pendingMessagesMax: 32,
     livenessBoundMs: 8000,
     settleMaxMs: 10000,
-    eventsMax: 2_000_000,
+    eventsMax: 200_000,
+    configurationInstallsMax: 1500,
     engineFactory,
     logPackets: false,
   };
@@ -205,6 +208,7 @@ export class Simulation {
   private quiescent = false;
   private aborted: string | undefined;
   private eventsProcessed = 0;
+  private configurationInstalls = 0;
   private packets = { sent: 0, delivered: 0, dropped: 0 };
 
   constructor(options: SimOptions) {
@@ -498,6 +502,9 @@ export class Simulation {
           };
     hist.events.push(config);
     slot.lastConfig = config;
+    if (++this.configurationInstalls > this.options.configurationInstallsMax && this.aborted === undefined) {
+      this.abort(`membership storm: more than ${this.options.configurationInstallsMax} configuration installs by ${this.now} ms`);
+    }
     slot.deliveredInConfig = 0;
     this.note({
       atMs: this.now,

@@ -1,0 +1,48 @@
+/**
+ * Deterministic simulation of Totem engines with seeded faults, and the extended virtual
+ * synchrony checker. Construct a Simulation (or use runSeed / sweep), run it, check its History.
+ */
+export { Prng, splitmix32 } from './prng.js';
+export { EventQueue } from './event-queue.js';
+export { LogDigest } from './hash.js';
+export { encodePayload, decodePayload, messageId, parseMessageId, SIM_BODY_BYTES_MAX, type MessageKey, type DecodedPayload } from './payload.js';
+export {
+  configKey,
+  familyKey,
+  incarnationName,
+  type ConfigEvent,
+  type DeliveryEvent,
+  type SubmitEvent,
+  type IncarnationEvent,
+  type IncarnationHistory,
+  type FaultRecord,
+  type EngineErrorRecord,
+  type History,
+} from './history.js';
+export { generateSchedule, describeFault, type FaultAction, type FaultMix, type FaultSchedule, type ScheduleOptions } from './faults.js';
+export {
+  Simulation,
+  defaultSimOptions,
+  DEFAULT_TIMEOUTS,
+  DEFAULT_SERVICES,
+  type EngineFactory,
+  type SimOptions,
+  type SimRun,
+  type LogEntry,
+  type ClientOptions,
+  type NetworkOptions,
+} from './simulator.js';
+export { checkHistory, PROPERTIES, type PropertyName, type Violation, type CheckOptions, type CheckResult } from './checker.js';
+export { formatReport, formatTrace, relevantEntries, prettify, type TraceOptions } from './trace.js';
+export { shrinkFailure, type ShrinkResult } from './shrink.js';
+export {
+  buildOptions,
+  runSeed,
+  sweep,
+  parseSeedRange,
+  LOSS_RATE_MAX,
+  type SimSpec,
+  type SeedResult,
+  type SweepSummary,
+  type SweepFailure,
+} from './runner.js';
