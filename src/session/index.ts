@@ -1,2 +1,11 @@
 export * from './protocol.js';
 export * from './codec.js';
+export * from './machine.js';
+export {
+  ClientListener,
+  type ClientListenerOptions,
+  type ClientListenerStats,
+  type SessionHandle,
+  type SessionRequestHandler,
+  type LogLevel,
+} from './listener.js';
