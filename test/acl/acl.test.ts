@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AclWatcher, compileGlob, loadAcl, parseAcl, sendActionFor, type AclPolicy } from '../../src/acl/index.js';
+import { AclWatcher, compileGlob, loadAcl, parseAcl, sendActionFor, sessionIdentity, type AclPolicy } from '../../src/acl/index.js';
 import { ConfigError } from '../../src/util/errors.js';
 
 const RULES = `# who may do what
@@ -58,6 +58,13 @@ describe('AclPolicy', () => {
   it('default deny when no rule matches', () => {
     expect(p.decide('key:guest', 'send', 'x')).toEqual({ allowed: false });
     expect(parseAcl('# empty\n', 'acl').check('password:admin', 'join', 'any')).toBe(false);
+  });
+
+  it('names a session by its strongest method', () => {
+    expect(sessionIdentity({ keyedIdentity: 'key:ops-1', ipAddress: '10.0.0.7' })).toBe('key:ops-1');
+    expect(sessionIdentity({ ipAddress: '10.0.0.7' })).toBe('ip:10.0.0.7');
+    expect(sessionIdentity({})).toBe('null');
+    expect(p.check(sessionIdentity({ ipAddress: '10.0.0.7' }), 'join', 'lab')).toBe(true);
   });
 
   it('private groups use send-private', () => {

@@ -201,4 +201,37 @@ describe('RC-PASSWORD', () => {
     dec.push(s.takeUnconsumed());
     expect([...dec.next()!]).toEqual([1, 2, 3]);
   });
+
+  it('no failure reason on either side ever contains the password', () => {
+    const reasons: string[] = [];
+    const collect = (...rs: { status: string; reason?: string }[]) => rs.forEach((r) => r.status === 'rejected' && reasons.push(r.reason!));
+    const scenarios: (() => void)[] = [
+      () => { const c = client('wrong horse'); const s = server(); pump(c, s); collect(s.result(), c.result()); },
+      () => { const c = client(PASSWORD, 'mallory'); const s = server(); pump(c, s); collect(s.result(), c.result()); },
+      () => { const c = client(PASSWORD, 'alice', { scryptMinimum: { logN: 20, r: 8, p: 1 } }); pump(c, server()); collect(c.result()); },
+      () => { const c = client(PASSWORD, 'alice', { expectedDaemonName: 'dx' }); pump(c, server()); collect(c.result()); },
+      () => {
+        const c = client();
+        const s = new PasswordServerAuth({ daemonName: DAEMON, randomBytes, lookup: () => ({ ...alice, serverKey: randomBytes(32) }), decoySecret });
+        pump(c, s);
+        collect(c.result());
+      },
+      () => {
+        const c = client();
+        const s = server();
+        s.receive(c.pollOutput()!);
+        c.receive(s.pollOutput()!);
+        const proof = c.pollOutput()!.slice();
+        proof[10]! ^= 1;
+        s.receive(proof);
+        collect(s.result());
+      },
+    ];
+    for (const run of scenarios) run();
+    expect(reasons.length).toBeGreaterThanOrEqual(scenarios.length);
+    for (const r of reasons) {
+      expect(r).not.toContain(PASSWORD);
+      expect(r).not.toContain('wrong horse');
+    }
+  });
 });
