@@ -8,7 +8,7 @@
  * daemon's AuthorizedKeysFile:
  *   <identity> <base64 public key> [comment]
  */
-import { closeSync, constants, fchmodSync, fstatSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { RingcastError } from '../../src/util/errors.js';
 import { formatAuthorizedKeyLine } from './authorized-keys.js';
 import { FilePermissionError } from './files.js';
@@ -70,6 +70,16 @@ function writeExclusive(path: string, text: string, mode: number): void {
 export function writeClientKeyFile(path: string, keyPair: ClientKeyPair, opts: WriteClientKeyOptions): { secretPath: string; publicPath: string } {
   const publicLine = formatAuthorizedKeyLine(opts.identity, keyPair.publicKey, opts.comment);
   const publicPath = `${path}.pub`;
+  // Refuse before writing anything, so a clash on the .pub file leaves no lone secret file behind.
+  for (const p of [path, publicPath]) {
+    let taken = true;
+    try {
+      lstatSync(p);
+    } catch {
+      taken = false;
+    }
+    if (taken) throw new ClientKeyFileError(`${p} already exists; remove it first or choose another file`);
+  }
   writeExclusive(path, `${HEADER}\n${Buffer.from(keyPair.secretKey.subarray(0, 32)).toString('base64')}\n`, 0o400);
   writeExclusive(publicPath, publicLine + '\n', 0o644);
   return { secretPath: path, publicPath };

@@ -61,6 +61,7 @@ function replaceFile(file: string, mutate: (old: string) => string): void {
     lockFd = openSync(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new PasswdError(`${lock} exists: another "ringcast passwd" is running (remove the lock file if it is stale)`);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new PasswdError(`directory ${dirname(file)} does not exist: create it (mode 0700 or 0750) first`);
     throw e;
   }
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}`);

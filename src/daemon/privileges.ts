@@ -65,7 +65,6 @@ export type DropResult =
 interface Account {
   readonly name: string;
   readonly id: number;
-  readonly primaryGid?: number;
 }
 
 /** Parses passwd(5)/group(5) lines: name:password:id:... */
@@ -80,13 +79,10 @@ function lookupAccount(file: string, nameOrId: string): Account | undefined {
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
     const f = line.split(':');
-    if (f.length < 4) continue;
+    if (f.length < 3) continue;
     const id = Number(f[2]);
     if (!Number.isInteger(id) || id < 0) continue;
-    if (f[0] === nameOrId || (numeric !== undefined && id === numeric)) {
-      const gid = Number(f[3]);
-      return { name: f[0]!, id, primaryGid: Number.isInteger(gid) ? gid : undefined };
-    }
+    if (f[0] === nameOrId || (numeric !== undefined && id === numeric)) return { name: f[0]!, id };
   }
   if (numeric !== undefined) return { name: nameOrId, id: numeric };
   return undefined;
