@@ -62,11 +62,14 @@ export class Gather {
   /** Totem §4.2: receive a join message; unions the sets. */
   onJoin(from: DaemonId, j: JoinMessage): JoinOutcome {
     if (this.fails.has(from)) return 'ignored';
-    if (j.leave || j.fails.has(this.self)) {
-      // It leaves, or it considers me failed: we cannot be in one ring now.
+    if (j.leave) {
       this.fail(from);
       return 'changed';
     }
+    // It counts me as failed: its sets cannot become mine. Taking its view over would spread
+    // failures of processors that are alive; if it never comes round, the consensus timeout
+    // fails it, and the two rings merge later through probes.
+    if (j.fails.has(this.self)) return 'ignored';
     let changed = false;
     for (const [id, inc] of j.procs) {
       const mine = this.procs.get(id);
