@@ -483,7 +483,8 @@ export class Simulation {
         ...(decoded.ok ? {} : { payloadProblem: decoded.problem }),
       });
       slot.deliveredCount++;
-      slot.deliveredInConfig++;
+      // Unreliable messages may reach some members and not others: they do not count for settling.
+      if (ev.service !== Service.UNRELIABLE) slot.deliveredInConfig++;
       slot.awaitingSelf.delete(id);
       this.note({ atMs: this.now, daemon: slot.id, kind: 'deliver', text: `${name} delivers ${id} (ring ${ev.ring.rep >>> 0}.${ev.ring.seq} seq ${ev.seq} service ${ev.service})`, messages: [id] });
       return;
@@ -695,7 +696,11 @@ export class Simulation {
     this.bursts.clear();
     this.note({ atMs: this.now, kind: 'phase', text: 'heal: network whole, loss stopped, every daemon restarted, clients stop' });
     this.faultRecords.push({ atMs: this.now, description: 'heal everything', daemons: [] });
-    for (const slot of this.slots) if (slot.engine === undefined) this.startDaemon(slot);
+    for (const slot of this.slots) {
+      // Clients stop: a message the engine refused is given up (it was never accepted).
+      slot.blocked = undefined;
+      if (slot.engine === undefined) this.startDaemon(slot);
+    }
     this.queue.push(this.now + 10, { kind: 'check' });
   }
 
