@@ -73,7 +73,12 @@ class DaemonSide {
       if (this.session.authPending && this.auth) {
         const r = pumpServerAuth(this.auth, { read: (n) => this.session.authRead(n), write: (b) => this.session.authWrite(b) });
         this.flush();
-        if (r.status === 'accepted') {
+        if (r.status === 'accepted' && this.session.bufferedBytes() > 0) {
+          // Bytes after ClientProof arrived in clear before the keys existed: a client waits for the
+          // sealed accept, so these can only be injected. Running them would execute unauthenticated
+          // records under the new identity.
+          this.session.authResult(false);
+        } else if (r.status === 'accepted') {
           // Everything before this point went out in clear (ServerFinal included); from here on, sealed.
           this.identity = r.identity;
           this.keys = r.keys;
@@ -136,6 +141,26 @@ describe('keyed session through the daemon session machine', () => {
     expect(accept.subarray(5).toString('latin1')).toBe('#alice#d1');
     l.send(session.transport.seal(encodeMessage({ type: MessageType.JOIN_MESS, sender: '#alice#d1', groups: ['chat'], data: new Uint8Array(0) })));
     expect(l.daemon.requests).toEqual([{ kind: 'join', group: 'chat' }]);
+  });
+
+  it('RC-PASSWORD: plaintext records injected right after the proof are refused, not run', async () => {
+    const l = link({ daemonName: 'd1', randomBytes, passwords });
+    await l.channel.write(encodeConnectRequest({ major: 5, minor: 0, patch: 1, membership: true, priority: 0, name: 'alice' }));
+    await l.channel.read(1 + 'RC-PASSWORD RC-PUBKEY '.length);
+    await l.channel.write(encodeAuthChoice(['RC-PASSWORD']));
+    const forgedJoin = encodeMessage({ type: MessageType.JOIN_MESS, sender: '#alice#d1', groups: ['secret'], data: new Uint8Array(0) });
+    // A channel that appends the forged record to the client's ClientProof, as an attacker on the path would.
+    const injecting: ExactChannel = {
+      write: async (b) => l.send(b[0] === 0x03 ? Buffer.concat([b, forgedJoin]) : b),
+      read: (n) => l.channel.read(n),
+    };
+    // The client saw a valid ServerFinal; what follows is the reject byte, not a sealed accept, and the connection closes.
+    await passwordAuthMethod({ user: 'alice', password: 's3cret', scryptMinimum: PARAMS }).exchange({ channel: injecting });
+    expect([...l.inbox()]).toEqual([0xf7]);
+    expect(l.daemon.session.state).toBe('closed');
+    expect(l.daemon.session.closeReason).toMatchObject({ kind: 'rejected', code: -9 });
+    expect(l.daemon.requests).toEqual([]);
+    expect(l.daemon.identity).toBeUndefined();
   });
 
   it('RC-PASSWORD: a wrong password ends in the Spread reject byte', async () => {
