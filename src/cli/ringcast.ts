@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { registerFloodCommand } from './flood-command.js';
+import { registerKeygenCommand } from './keygen-command.js';
 import { registerMonitorCommand } from './monitor-command.js';
 import { registerSimCommand } from './sim-command.js';
 import { registerUserCommand } from './user-command.js';
@@ -15,5 +16,6 @@ registerUserCommand(program);
 registerFloodCommand(program);
 registerMonitorCommand(program);
 registerSimCommand(program);
+registerKeygenCommand(program);
 
 await program.parseAsync();

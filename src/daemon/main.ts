@@ -24,6 +24,7 @@ import { Logger } from './log.js';
 import { decodeMonitorRequest, encodeMonitorReply } from './monitor-protocol.js';
 import { UdpTransport } from './udp-transport.js';
 import { totemOptionsFor } from './totem-options.js';
+import { createPacketProtection, type RingPacketProtection } from './packet-protection.js';
 
 export interface DaemonArgs {
   configFile?: string;
@@ -64,23 +65,29 @@ export async function startDaemon(args: DaemonArgs): Promise<RunningDaemon> {
   if (unixPath !== undefined && clientPort !== self.port && args.unixSocket === undefined) unixPath = `/tmp/${clientPort}`;
 
   let transport: UdpTransport | undefined;
+  let protection: RingPacketProtection | undefined;
   let engine: TotemEngine;
   let daemonRef: RingcastDaemon | undefined;
   if (config.daemons.length === 1) {
     engine = new LocalOrderer(self.id, incarnation, 10_000);
   } else {
-    const node = new TotemNode(totemOptionsFor(config, self, incarnation));
+    const prot = await createPacketProtection(config, self, incarnation, logger);
+    protection = prot;
+    const node = new TotemNode(totemOptionsFor(config, self, incarnation, prot.overheadBytes));
     engine = node;
     transport = new UdpTransport({
       self,
       daemons: config.daemons,
       configHash: config.hash,
-      onRingPacket: (from, payload) => daemonRef?.handlePacket(from, payload),
+      onRingPacket: (from, payload) => {
+        const plain = prot.open(payload, from);
+        if (plain !== undefined) daemonRef?.handlePacket(from, plain);
+      },
       onMonitorRequest: (payload, reply, source) => {
         if (!config.daemons.some((d) => d.address === source.address.replace(/^::ffff:/, ''))) return;
         const req = decodeMonitorRequest(payload);
         if (!req) return reply(encodeMonitorReply({ ok: false, error: 'malformed monitor request' }));
-        if (req.command === 'status') return reply(encodeMonitorReply({ ok: true, status: { ...daemonRef?.status(), transport: transport?.stats, blocked: transport?.blockedPeers() } }));
+        if (req.command === 'status') return reply(encodeMonitorReply({ ok: true, status: { ...daemonRef?.status(), transport: transport?.stats, crypto: config.cryptoMode, protection: prot.stats(), blocked: transport?.blockedPeers() } }));
         if (!config.dangerousMonitor) {
           logger.log('warn', `refused monitor ${req.command} from ${source.address}:${source.port}: DangerousMonitor is off`);
           return reply(encodeMonitorReply({ ok: false, error: 'DangerousMonitor is off in this daemon\'s configuration' }));
@@ -105,7 +112,7 @@ export async function startDaemon(args: DaemonArgs): Promise<RunningDaemon> {
     ipAllowed: (peer) => ipAllowed(ipRules, peer),
     engine,
     transmit: transport
-      ? (to, bytes) => transport!.send(to === 'ring' ? members() : to === 'configured' ? others : [to], bytes)
+      ? (to, bytes) => transport!.send(to === 'ring' ? members() : to === 'configured' ? others : [to], protection!.seal(bytes))
       : undefined,
   });
   daemonRef = daemon;

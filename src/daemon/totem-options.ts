@@ -1,8 +1,10 @@
 /** Maps a daemon's configuration to the Totem engine's options (Spread timeouts and windows). */
 import type { DaemonEntry, RingcastConfig } from '../config/index.js';
 import type { TotemOptions } from '../ring/types.js';
+import { ENVELOPE_BYTES } from './udp-transport.js';
 
-export function totemOptionsFor(cfg: RingcastConfig, self: DaemonEntry, incarnation: number): TotemOptions {
+/** `protectionBytes`: what the crypto layer adds to each packet. */
+export function totemOptionsFor(cfg: RingcastConfig, self: DaemonEntry, incarnation: number, protectionBytes = 0): TotemOptions {
   const t = cfg.timeouts;
   return {
     self: self.id,
@@ -18,7 +20,7 @@ export function totemOptionsFor(cfg: RingcastConfig, self: DaemonEntry, incarnat
     },
     windowPacketsMax: cfg.window,
     personalWindowPacketsMax: cfg.personalWindow,
-    packetBytesMax: cfg.packetBytesMax - 10,
+    packetBytesMax: cfg.packetBytesMax - ENVELOPE_BYTES - protectionBytes,
     pendingMessagesMax: 10_000,
     random: Math.random,
   };
