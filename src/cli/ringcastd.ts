@@ -21,13 +21,14 @@ const program = new Command('ringcastd')
   .option('-n, --name <name>', 'this daemon\'s name in the configuration (default: the daemon whose address is local)')
   .option('-p, --port <port>', 'port: the daemon port of the built-in default, or the client port with -c', parsePort)
   .option('--unix-socket <path>', 'client Unix socket path (empty string: none)')
+  .option('--capture-packets <file>', 'diagnostic: append every ring datagram this daemon sends to FILE, exactly as sent')
   .showHelpAfterError();
 
 program.parse();
-const o = program.opts<{ config?: string; name?: string; port?: number; unixSocket?: string }>();
+const o = program.opts<{ config?: string; name?: string; port?: number; unixSocket?: string; capturePackets?: string }>();
 
 try {
-  const running = await startDaemon({ configFile: o.config, name: o.name, port: o.port, unixSocket: o.unixSocket });
+  const running = await startDaemon({ configFile: o.config, name: o.name, port: o.port, unixSocket: o.unixSocket, capturePackets: o.capturePackets });
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

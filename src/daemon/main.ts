@@ -32,6 +32,8 @@ export interface DaemonArgs {
   port?: number;
   /** Override of the Unix socket path ('' disables it). */
   unixSocket?: string;
+  /** Diagnostic: append every ring datagram sent to this file (see UdpTransportOptions.captureFile). */
+  capturePackets?: string;
 }
 
 export interface RunningDaemon {
@@ -97,6 +99,7 @@ export async function startDaemon(args: DaemonArgs): Promise<RunningDaemon> {
         return reply(encodeMonitorReply({ ok: true }));
       },
       log: (level, msg) => logger.log(level, msg, 'NETWORK'),
+      captureFile: args.capturePackets,
     });
     await transport.bind();
   }

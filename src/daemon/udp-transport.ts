@@ -9,6 +9,7 @@
  * monitor make partitions on one host.
  */
 import dgram from 'node:dgram';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import type { DaemonEntry } from '../config/index.js';
 import type { DaemonId } from '../util/ids.js';
 import { RingcastError } from '../util/errors.js';
@@ -42,6 +43,12 @@ export interface UdpTransportOptions {
   socketBufferBytes?: number;
   onRingPacket: (from: DaemonId, payload: Uint8Array) => void;
   onMonitorRequest?: (payload: Uint8Array, reply: (bytes: Uint8Array) => void, source: { address: string; port: number }) => void;
+  /**
+   * Diagnostic capture: every ring datagram this daemon sends is appended, exactly as sent, to this
+   * file as records of `u32 length (big-endian) | u32 destination daemon id | datagram`. It shows
+   * what an observer of the network sees.
+   */
+  captureFile?: string;
   log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
 }
 
@@ -50,6 +57,7 @@ export class UdpTransport {
   private readonly byId = new Map<DaemonId, DaemonEntry>();
   private readonly blocked = new Set<DaemonId>();
   private readonly header: Buffer;
+  private captureFd: number | undefined;
   readonly stats: TransportStats = {
     sent: 0,
     received: 0,
@@ -65,6 +73,7 @@ export class UdpTransport {
   constructor(private readonly opts: UdpTransportOptions) {
     for (const d of opts.daemons) this.byId.set(d.id, d);
     this.header = envelope(PacketKind.RING, opts.configHash, opts.self.id);
+    if (opts.captureFile !== undefined) this.captureFd = openSync(opts.captureFile, 'a', 0o600);
   }
 
   async bind(): Promise<void> {
@@ -114,6 +123,7 @@ export class UdpTransport {
       const peer = this.byId.get(id);
       if (!peer) continue;
       this.stats.sent++;
+      if (this.captureFd !== undefined) this.capture(id, payload);
       socket.send([this.header, payload], peer.port, peer.address, (err) => {
         if (err) this.stats.sendErrors++;
       });
@@ -126,7 +136,20 @@ export class UdpTransport {
     });
   }
 
+  private capture(to: DaemonId, payload: Uint8Array): void {
+    const rec = Buffer.allocUnsafe(8);
+    rec.writeUInt32BE(this.header.length + payload.length, 0);
+    rec.writeUInt32BE(to >>> 0, 4);
+    try {
+      writeSync(this.captureFd!, Buffer.concat([rec, this.header, payload]));
+    } catch {
+      this.captureFd = undefined;
+    }
+  }
+
   async close(): Promise<void> {
+    if (this.captureFd !== undefined) closeSync(this.captureFd);
+    this.captureFd = undefined;
     const s = this.socket;
     this.socket = undefined;
     if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
