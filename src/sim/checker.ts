@@ -48,17 +48,29 @@ export interface Violation {
 }
 
 export interface CheckOptions {
-  /** Services whose messages must be in one global order. Default AGREED and SAFE. */
+  /** Services whose messages must be in one global order. Default: all (the ring orders everything). */
   totalOrderServices?: readonly ServiceLevel[];
-  /** Services whose messages respect causal order. Default CAUSAL, AGREED, SAFE. */
+  /** Services whose messages respect causal order. Default: all. */
   causalServices?: readonly ServiceLevel[];
-  /** Services whose messages respect FIFO order per sender stream. Default FIFO and above. */
+  /** Services whose messages respect FIFO order per sender stream. Default: all. */
   fifoServices?: readonly ServiceLevel[];
   /** Services that must reach their own sender (self-delivery, failure atomicity). Default all but UNRELIABLE. */
   reliableServices?: readonly ServiceLevel[];
   /** At most this many violations are reported per property. Default 5. */
   violationsPerPropertyMax?: number;
 }
+
+/**
+ * The weaker per-service promises of Spread's user guide, for engines that deliver lower service
+ * levels outside the total order: total order for AGREED and SAFE only, causal order from CAUSAL
+ * up, FIFO from FIFO up. The default (everything in one order) is what a Totem ring gives when
+ * every message is delivered in sequence-number order.
+ */
+export const SPREAD_SERVICE_GUARANTEES: CheckOptions = {
+  totalOrderServices: [Service.AGREED, Service.SAFE],
+  causalServices: [Service.CAUSAL, Service.AGREED, Service.SAFE],
+  fifoServices: [Service.FIFO, Service.CAUSAL, Service.AGREED, Service.SAFE],
+};
 
 export interface CheckResult {
   ok: boolean;
@@ -124,9 +136,9 @@ function fmtMembers(m: readonly DaemonId[]): string {
 }
 
 export function checkHistory(history: History, options: CheckOptions = {}): CheckResult {
-  const totalSet = new Set(options.totalOrderServices ?? [Service.AGREED, Service.SAFE]);
-  const causalSet = new Set(options.causalServices ?? [Service.CAUSAL, Service.AGREED, Service.SAFE]);
-  const fifoSet = new Set(options.fifoServices ?? [Service.FIFO, Service.CAUSAL, Service.AGREED, Service.SAFE]);
+  const totalSet = new Set(options.totalOrderServices ?? ALL_SERVICES);
+  const causalSet = new Set(options.causalServices ?? ALL_SERVICES);
+  const fifoSet = new Set(options.fifoServices ?? ALL_SERVICES);
   const reliableSet = new Set(options.reliableServices ?? ALL_SERVICES.filter((s) => s !== Service.UNRELIABLE));
   const perPropertyMax = options.violationsPerPropertyMax ?? 5;
 

@@ -32,7 +32,7 @@ export {
   type ClientOptions,
   type NetworkOptions,
 } from './simulator.js';
-export { checkHistory, PROPERTIES, type PropertyName, type Violation, type CheckOptions, type CheckResult } from './checker.js';
+export { checkHistory, PROPERTIES, SPREAD_SERVICE_GUARANTEES, type PropertyName, type Violation, type CheckOptions, type CheckResult } from './checker.js';
 export { formatReport, formatTrace, relevantEntries, prettify, type TraceOptions } from './trace.js';
 export { shrinkFailure, type ShrinkResult } from './shrink.js';
 export {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkHistory, type PropertyName } from '../../src/sim/checker.js';
+import { checkHistory, SPREAD_SERVICE_GUARANTEES, type CheckOptions, type PropertyName } from '../../src/sim/checker.js';
 import type { DeliveryEvent, History, IncarnationEvent, IncarnationHistory } from '../../src/sim/history.js';
 import { messageId } from '../../src/sim/payload.js';
 import type { DaemonId, RingId } from '../../src/util/ids.js';
@@ -117,8 +117,8 @@ function swapDeliveries(inc: Inc, x: Msg, y: Msg): void {
   ev[j] = tmp;
 }
 
-function expectExactly(h: History, property: PropertyName): void {
-  const r = checkHistory(h);
+function expectExactly(h: History, property: PropertyName, options?: CheckOptions): void {
+  const r = checkHistory(h, options);
   expect(r.violated).toEqual([property]);
   expect(r.violations.length).toBeGreaterThan(0);
   for (const v of r.violations) expect(v.property).toBe(property);
@@ -212,6 +212,16 @@ describe('EVS checker', () => {
     expect(r.violations[0]?.description).toMatch(/no global delivery order/);
   });
 
+  it('names causal order: a message delivered in the same configuration without a predecessor its sender had delivered', () => {
+    const { h, incs } = baseline();
+    // A delivered b1 before submitting a2; B never delivers b1 but delivers a2 in R1. (B also
+    // then differs from A in R1 and misses a SAFE message: those are named too.)
+    removeDelivery(incs.B, b1);
+    const r = checkHistory(h);
+    expect(r.violated).toContain('causal-order');
+    expect(r.violations.find((v) => v.property === 'causal-order')?.messages).toEqual([b1.id, a2.id]);
+  });
+
   it('names causal order: a message delivered before one its sender had delivered before sending it', () => {
     const { h, incs } = baseline();
     // A delivered b1 before submitting a2; B delivers a2 before b1.
@@ -219,13 +229,17 @@ describe('EVS checker', () => {
     const ib1 = indexOfDelivery(incs.B, b1);
     const [d] = ev.splice(ib1, 1);
     ev.splice(indexOfDelivery(incs.B, a2) + 1, 0, d as IncarnationEvent);
-    expectExactly(h, 'causal-order');
+    // Spread's per-service promises: a2 is CAUSAL, outside the total order of AGREED and SAFE.
+    expectExactly(h, 'causal-order', SPREAD_SERVICE_GUARANTEES);
+    // By default every message is in the total order too, so both are named.
+    expect(checkHistory(h).violated).toEqual(['total-order', 'causal-order']);
   });
 
   it('names FIFO order: two messages of one stream delivered out of order', () => {
     const { h, incs } = baseline();
     swapDeliveries(incs.B, c1, c3);
-    expectExactly(h, 'fifo-order');
+    expectExactly(h, 'fifo-order', SPREAD_SERVICE_GUARANTEES);
+    expect(checkHistory(h).violated).toEqual(['total-order', 'causal-order', 'fifo-order']);
   });
 
   it('names safe delivery: a member that did not crash misses a SAFE message', () => {
