@@ -99,3 +99,35 @@ export class DuplicatingEngine extends SoloEngine {
     return ev;
   }
 }
+
+/** Sends a numbered probe to every configured daemon every 5 ms and records what it receives. */
+export class ProbeEngine extends SoloEngine {
+  readonly received: { from: DaemonId; atMs: number }[] = [];
+  private readonly self: DaemonId;
+  private next = 0;
+  private counter = 0;
+  private readonly outbox: Transmit[] = [];
+  constructor(opts: TotemOptions) {
+    super(opts);
+    this.self = opts.self;
+  }
+  override start(now: number): void {
+    super.start(now);
+    this.next = now;
+  }
+  override handlePacket(now: number, from: DaemonId, bytes: Uint8Array): void {
+    if (bytes[0] === 0x70) this.received.push({ from, atMs: now });
+  }
+  override handleTimeout(now: number): void {
+    if (now >= this.next) {
+      this.outbox.push({ to: 'configured', bytes: new Uint8Array([0x70, this.counter++ & 0xff, this.self & 0xff]) });
+      this.next = now + 5;
+    }
+  }
+  override pollTransmit(): Transmit | undefined {
+    return this.outbox.shift();
+  }
+  override pollTimeout(): number | undefined {
+    return this.next;
+  }
+}
