@@ -14,6 +14,8 @@ export type {
   RingcastConfig,
   SegmentEntry,
   SocketPortReuse,
+  ChrootMode,
+  ListenerAuthPolicy,
 } from './types.js';
 export { defaultConfig, parseConfig } from './parse.js';
 export { loadConfig } from './load.js';

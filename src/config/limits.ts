@@ -28,7 +28,13 @@ export const AUTH_METHOD_NAME_CHARS_MAX = 29;
 /** MAX_AUTH_METHODS: slots in the client's auth choice record (Spread). */
 export const AUTH_METHODS_MAX = 3;
 /** Methods a Ringcast daemon implements, in the order they are offered to clients. */
-export const AUTH_METHODS_KNOWN: readonly string[] = ['NULL', 'IP'];
+export const AUTH_METHODS_KNOWN: readonly string[] = ['NULL', 'IP', 'RC-PASSWORD', 'RC-PUBKEY'];
+/** Methods that key the session; at most one of them runs per session. */
+export const KEYED_AUTH_METHODS_KNOWN: readonly string[] = ['RC-PASSWORD', 'RC-PUBKEY'];
+/** Default bound on a client's handshake, authentication included (AuthHandshakeTimeout). */
+export const AUTH_HANDSHAKE_TIMEOUT_MS_DEFAULT = 10_000;
+export const AUTH_HANDSHAKE_TIMEOUT_MS_MIN = 100;
+export const AUTH_HANDSHAKE_TIMEOUT_MS_MAX = 600_000;
 export const ACCESS_CONTROL_POLICIES_KNOWN: readonly string[] = ['PERMIT'];
 
 /** Spread's flow-control defaults. */

@@ -22,6 +22,10 @@ import {
   AUTH_METHOD_NAME_CHARS_MAX,
   AUTH_METHODS_KNOWN,
   AUTH_METHODS_MAX,
+  AUTH_HANDSHAKE_TIMEOUT_MS_DEFAULT,
+  AUTH_HANDSHAKE_TIMEOUT_MS_MAX,
+  AUTH_HANDSHAKE_TIMEOUT_MS_MIN,
+  KEYED_AUTH_METHODS_KNOWN,
   CONFIG_TEXT_CHARS_MAX,
   DAEMON_GROUP_DEFAULT,
   DAEMON_INTERFACES_MAX,
@@ -56,6 +60,7 @@ import {
 } from './limits.js';
 import { badSocketPathEscape, expandSocketPath } from './templates.js';
 import type {
+  ChrootMode,
   CryptoMode,
   DaemonEntry,
   DaemonInterface,
@@ -110,11 +115,28 @@ interface Options {
   cryptoMode?: Setting<CryptoMode>;
   clusterKeyFile?: Setting<string>;
   accessIpFile?: Setting<string>;
+  passwordFile?: Setting<string>;
+  authorizedKeysFile?: Setting<string>;
+  accessControlFile?: Setting<string>;
+  authHandshakeTimeoutMs?: Setting<number>;
+  chroot?: Setting<ChrootMode>;
+  allowRunAsRoot?: Setting<boolean>;
 }
+
+/** Which authentication list a directive fills. */
+type AuthListKey = 'global' | 'tcp' | 'unix';
 
 const NAME_PATTERN = /^[A-Za-z0-9_.-]+$/;
 const ACCOUNT_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/;
-const AUTH_NAME_PATTERN = /^[A-Za-z0-9_]+$/;
+const AUTH_NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
+
+/** Per-listener authentication directives, lower case, and the list each one fills. */
+const LISTENER_AUTH_KEYWORDS: ReadonlyMap<string, { listener: 'tcp' | 'unix'; allowed: boolean }> = new Map([
+  ['tcpallowedauthmethods', { listener: 'tcp', allowed: true }],
+  ['tcprequiredauthmethods', { listener: 'tcp', allowed: false }],
+  ['unixallowedauthmethods', { listener: 'unix', allowed: true }],
+  ['unixrequiredauthmethods', { listener: 'unix', allowed: false }],
+] as const);
 const INTERFACE_KINDS_PATTERN = /^[DCMdcm]{1,3}$/;
 
 /** Every top-level keyword, lower case, so a missing `}` can be recognised. */
@@ -144,6 +166,12 @@ const TOP_KEYWORDS = new Set(
     'crypto',
     'clusterkeyfile',
     'accessipfile',
+    'passwordfile',
+    'authorizedkeysfile',
+    'accesscontrolfile',
+    'authhandshaketimeout',
+    'chroot',
+    'allowrunasroot',
   ].concat(TIMEOUT_KEYWORDS.map(([k]) => k.toLowerCase())),
 );
 
@@ -157,6 +185,8 @@ class Parser {
   private readonly seenAt = new Map<string, number>();
   private readonly timeouts = new Map<keyof MembershipTimeouts, Setting<number>>();
   private auth: { allowed: string[]; required: string[]; line: number } | undefined;
+  /** Per-listener overrides: each list, once given, replaces the global one for that listener. */
+  private readonly listenerAuth: { tcp: { allowed?: Setting<string[]>; required?: Setting<string[]> }; unix: { allowed?: Setting<string[]>; required?: Setting<string[]> } } = { tcp: {}, unix: {} };
 
   constructor(
     private readonly tokens: readonly Token[],
@@ -194,6 +224,8 @@ class Parser {
     const k = key.text.toLowerCase();
     if (k === 'spread_segment') return this.segment(key);
     if (k === 'requiredauthmethods' || k === 'allowedauthmethods') return this.authMethods(key, k === 'allowedauthmethods');
+    const perListener = LISTENER_AUTH_KEYWORDS.get(k);
+    if (perListener !== undefined) return this.listenerAuthMethods(key, perListener.listener, perListener.allowed);
     if (!TOP_KEYWORDS.has(k)) {
       this.fail(key.line, `unknown keyword ${describeToken(key)} (see CONFIGURATION.md for the options Ringcast accepts)`);
     }
@@ -282,6 +314,24 @@ class Parser {
       case 'accessipfile':
         o.accessIpFile = { value: this.pathValue(key), line };
         return;
+      case 'passwordfile':
+        o.passwordFile = { value: this.absolutePath(key), line };
+        return;
+      case 'authorizedkeysfile':
+        o.authorizedKeysFile = { value: this.absolutePath(key), line };
+        return;
+      case 'accesscontrolfile':
+        o.accessControlFile = { value: this.absolutePath(key), line };
+        return;
+      case 'authhandshaketimeout':
+        o.authHandshakeTimeoutMs = { value: this.integer(key, AUTH_HANDSHAKE_TIMEOUT_MS_MIN, AUTH_HANDSHAKE_TIMEOUT_MS_MAX), line };
+        return;
+      case 'chroot':
+        o.chroot = { value: this.choice(key, ['required', 'if-available', 'off'] as const), line };
+        return;
+      case 'allowrunasroot':
+        o.allowRunAsRoot = { value: this.bool(key), line };
+        return;
       default: {
         const timeout = TIMEOUT_KEYWORDS.find(([kw]) => kw.toLowerCase() === k);
         if (timeout === undefined) this.fail(line, `unknown keyword ${describeToken(key)}`);
@@ -311,6 +361,13 @@ class Parser {
     const v = this.value(key);
     if (v.length === 0) this.fail(key.line, `${key.text} must not be empty`);
     if (v.includes('\0')) this.fail(key.line, `${key.text} must not contain a NUL character`);
+    return v;
+  }
+
+  /** Credential and rule files are named absolutely: after the chroot a relative path would mean something else. */
+  private absolutePath(key: Token): string {
+    const v = this.pathValue(key);
+    if (!v.startsWith('/')) this.fail(key.line, `${key.text} must be an absolute path (got '${v}')`);
     return v;
   }
 
@@ -389,11 +446,29 @@ class Parser {
    * later directives add to the lists.
    */
   private authMethods(key: Token, allowed: boolean): void {
-    const text = this.value(key);
-    const names = text.split(/\s+/).filter((s) => s.length > 0);
+    const names = this.methodNames(key);
     if (this.auth === undefined) this.auth = { allowed: [], required: [], line: key.line };
     const list = allowed ? this.auth.allowed : this.auth.required;
-    for (const raw of names) {
+    for (const name of names) if (!list.includes(name)) list.push(name);
+    this.checkRequired(key.line, this.auth.required);
+  }
+
+  /** `TcpAllowedAuthMethods` and friends: given once each, replacing the global list for that listener. */
+  private listenerAuthMethods(key: Token, listener: 'tcp' | 'unix', allowed: boolean): void {
+    const slot = this.listenerAuth[listener];
+    const field = allowed ? 'allowed' : 'required';
+    const earlier = slot[field];
+    if (earlier !== undefined) this.fail(key.line, `${key.text} is given twice (first on line ${earlier.line})`);
+    const names = [...new Set(this.methodNames(key))];
+    if (!allowed) this.checkRequired(key.line, names);
+    slot[field] = { value: names, line: key.line };
+  }
+
+  /** A quoted, space-separated list of known method names, upper case. */
+  private methodNames(key: Token): string[] {
+    const text = this.value(key);
+    const out: string[] = [];
+    for (const raw of text.split(/\s+/).filter((s) => s.length > 0)) {
       if (raw.length > AUTH_METHOD_NAME_CHARS_MAX || !AUTH_NAME_PATTERN.test(raw)) {
         this.fail(key.line, `${key.text}: '${raw}' is not a valid method name`);
       }
@@ -401,11 +476,47 @@ class Parser {
       if (!AUTH_METHODS_KNOWN.includes(name)) {
         this.fail(key.line, `${key.text}: unknown authentication method '${raw}' (Ringcast implements ${AUTH_METHODS_KNOWN.join(', ')})`);
       }
-      if (!list.includes(name)) list.push(name);
+      out.push(name);
     }
-    if (this.auth.required.length > AUTH_METHODS_MAX) {
-      this.fail(key.line, `at most ${AUTH_METHODS_MAX} methods can be required (a client's choice has ${AUTH_METHODS_MAX} slots)`);
+    return out;
+  }
+
+  private checkRequired(line: number, required: readonly string[]): void {
+    if (required.length > AUTH_METHODS_MAX) {
+      this.fail(line, `at most ${AUTH_METHODS_MAX} methods can be required (a client's choice has ${AUTH_METHODS_MAX} slots)`);
     }
+    const keyed = required.filter((m) => KEYED_AUTH_METHODS_KNOWN.includes(m));
+    if (keyed.length > 1) this.fail(line, `${keyed.join(' and ')} cannot both be required: a session runs at most one method that keys it`);
+  }
+
+  /** The effective lists of each listener, and the files the keyed methods need. */
+  private listenerPolicies(): { tcp: { allowed: string[]; required: string[] }; unix: { allowed: string[]; required: string[] }; nullAuthFromNetwork: boolean } {
+    const globalAllowed = this.auth === undefined ? ['NULL'] : [...this.auth.allowed];
+    const globalRequired = this.auth === undefined ? [] : [...this.auth.required];
+    const resolve = (l: 'tcp' | 'unix') => ({
+      allowed: this.listenerAuth[l].allowed?.value.slice() ?? globalAllowed.slice(),
+      required: this.listenerAuth[l].required?.value.slice() ?? globalRequired.slice(),
+    });
+    const tcp = resolve('tcp');
+    const unix = resolve('unix');
+    const o = this.opts;
+    const lineOf = (m: string): number => {
+      for (const l of ['tcp', 'unix'] as const) {
+        for (const f of ['allowed', 'required'] as const) {
+          const s = this.listenerAuth[l][f];
+          if (s !== undefined && s.value.includes(m)) return s.line;
+        }
+      }
+      return this.auth?.line ?? this.lastLine;
+    };
+    const used = new Set([...tcp.allowed, ...tcp.required, ...unix.allowed, ...unix.required]);
+    if (used.has('RC-PASSWORD') && o.passwordFile === undefined) {
+      this.fail(lineOf('RC-PASSWORD'), 'RC-PASSWORD is enabled but no PasswordFile is set (create one with: ringcast passwd --file <path> <user>)');
+    }
+    if (used.has('RC-PUBKEY') && o.authorizedKeysFile === undefined) {
+      this.fail(lineOf('RC-PUBKEY'), 'RC-PUBKEY is enabled but no AuthorizedKeysFile is set (lines "<identity> <base64 key>"; ringcast keygen --client writes them)');
+    }
+    return { tcp, unix, nullAuthFromNetwork: this.listenerAuth.tcp.allowed?.value.includes('NULL') ?? false };
   }
 
   // ---- segments ------------------------------------------------------------------------------
@@ -608,6 +719,7 @@ class Parser {
     }
 
     const unixSocketPath = this.socketPath(daemons);
+    const policies = this.listenerPolicies();
 
     return {
       file: this.file,
@@ -631,6 +743,15 @@ class Parser {
       timeouts: this.membershipTimeouts(wideAreaNetwork),
       allowedAuthMethods: this.auth === undefined ? ['NULL'] : [...this.auth.allowed],
       requiredAuthMethods: this.auth === undefined ? [] : [...this.auth.required],
+      tcpAuth: policies.tcp,
+      unixAuth: policies.unix,
+      nullAuthFromNetwork: policies.nullAuthFromNetwork,
+      passwordFile: o.passwordFile?.value,
+      authorizedKeysFile: o.authorizedKeysFile?.value,
+      accessControlFile: o.accessControlFile?.value,
+      authHandshakeTimeoutMs: o.authHandshakeTimeoutMs?.value ?? AUTH_HANDSHAKE_TIMEOUT_MS_DEFAULT,
+      chroot: o.chroot?.value ?? 'required',
+      allowRunAsRoot: o.allowRunAsRoot?.value ?? false,
       accessControlPolicy: o.accessControlPolicy?.value ?? 'PERMIT',
       packetBytesMax:
         o.packetBytesMax?.value ?? (segments.some((s) => s.family === 6) ? PACKET_BYTES_DEFAULT_IPV6 : PACKET_BYTES_DEFAULT_IPV4),

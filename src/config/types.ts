@@ -54,6 +54,15 @@ export interface MembershipTimeouts {
 export type CryptoMode = 'none' | 'integrity' | 'encrypt';
 export type EventPriority = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL' | 'FATAL';
 export type SocketPortReuse = 'AUTO' | 'ON' | 'OFF';
+export type ChrootMode = 'required' | 'if-available' | 'off';
+
+/** The authentication methods one client listener offers and enforces. */
+export interface ListenerAuthPolicy {
+  /** Methods announced to clients, in order. */
+  allowed: string[];
+  /** Methods run whatever the client picked. */
+  required: string[];
+}
 
 export interface RingcastConfig {
   /** The file it came from; undefined for the built-in default. */
@@ -85,6 +94,27 @@ export interface RingcastConfig {
   allowedAuthMethods: string[];
   /** Methods always run whatever the client picked. */
   requiredAuthMethods: string[];
+  /** TCP listener: `TcpAllowedAuthMethods`/`TcpRequiredAuthMethods`, each defaulting to the global list. */
+  tcpAuth: ListenerAuthPolicy;
+  /** Unix socket: `UnixAllowedAuthMethods`/`UnixRequiredAuthMethods`, each defaulting to the global list. */
+  unixAuth: ListenerAuthPolicy;
+  /**
+   * A TCP session from a non-loopback peer admitted by NULL alone is refused (REJECT_AUTH) unless
+   * this is true, which it is only when `TcpAllowedAuthMethods` names NULL explicitly.
+   */
+  nullAuthFromNetwork: boolean;
+  /** RC-PASSWORD verifier file (`PasswordFile`). */
+  passwordFile: string | undefined;
+  /** RC-PUBKEY authorized keys (`AuthorizedKeysFile`). */
+  authorizedKeysFile: string | undefined;
+  /** Group access rules (`AccessControlFile`); undefined: every session may join and send anywhere, as in Spread. */
+  accessControlFile: string | undefined;
+  /** Bound on a client's whole handshake, authentication included (`AuthHandshakeTimeout`, ms). */
+  authHandshakeTimeoutMs: number;
+  /** `Chroot`: whether a daemon started as root must confine itself to RuntimeDir. */
+  chroot: ChrootMode;
+  /** `AllowRunAsRoot`: continue as root when the drop to DaemonUser/DaemonGroup is impossible. */
+  allowRunAsRoot: boolean;
   accessControlPolicy: string;
   /** Largest UDP payload a daemon sends (`MaxPacketBytes`). */
   packetBytesMax: number;
