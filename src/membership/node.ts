@@ -114,6 +114,8 @@ export class TotemNode implements TotemEngine {
   /** Highest incarnation seen of every daemon. */
   private readonly incarnations = new Map<DaemonId, number>();
   private readonly packer: Packer;
+  /** Only configured daemons take part; packets naming anyone else are dropped. */
+  private readonly configured: ReadonlySet<DaemonId>;
 
   // The ring whose token circulates (installed ring when operational, forming ring in recovery).
   private tokenSeqSeen = 0;
@@ -191,6 +193,12 @@ export class TotemNode implements TotemEngine {
     this.log = new RingLog(this.ring, this.aheadPacketsMax);
     this.packer = new Packer(itemRoom, opts.pendingMessagesMax);
     this.incarnations.set(this.self, this.inc);
+    this.configured = new Set(opts.configured.map((id) => id >>> 0));
+  }
+
+  private allConfigured(ids: Iterable<DaemonId>): boolean {
+    for (const id of ids) if (!this.configured.has(id)) return false;
+    return true;
   }
 
   // ---------------------------------------------------------------- public surface
@@ -231,7 +239,13 @@ export class TotemNode implements TotemEngine {
     const h = decodeHeader(bytes);
     // Data packets may be relayed (retransmissions keep the originator's header); every other
     // packet must come from the daemon it names.
-    if (!h || (h.sender !== from >>> 0 && h.type !== PacketType.DATA) || h.sender === this.self) {
+    if (
+      !h ||
+      (h.sender !== from >>> 0 && h.type !== PacketType.DATA) ||
+      h.sender === this.self ||
+      !this.configured.has(h.sender) ||
+      !this.configured.has(from >>> 0)
+    ) {
       this.st.packetsMalformed++;
       return;
     }
@@ -259,14 +273,14 @@ export class TotemNode implements TotemEngine {
       }
       case PacketType.JOIN: {
         const j = decodeJoin(bytes);
-        if (!j) break;
+        if (!j || !this.allConfigured(j.procs.keys()) || !this.allConfigured(j.fails)) break;
         this.noteIncarnation(now, h);
         this.onJoin(now, h, j);
         return;
       }
       case PacketType.COMMIT: {
         const c = decodeCommit(bytes);
-        if (!c) break;
+        if (!c || !this.allConfigured(c.members.map((m) => m.id))) break;
         this.noteIncarnation(now, h);
         this.onCommit(now, h, c);
         return;
