@@ -18,6 +18,8 @@ export interface SimSpec {
   lossBursts?: boolean;
   /** Client messages per second per daemon. */
   messagesPerSecond?: number;
+  /** One-way network delay range, ms. */
+  delayMs?: readonly [number, number];
   /** Anything else, applied last. */
   overrides?: Partial<SimOptions>;
 }
@@ -33,13 +35,17 @@ export function buildOptions(seed: number, spec: SimSpec, engineFactory: EngineF
   const crashes = spec.crashes ?? mix.chance(0.6);
   const lossBursts = spec.lossBursts ?? lossRate > 0;
   const steps = spec.steps ?? mix.range(3, 7);
+  // Load and delay vary too: bursts of traffic stress flow control and back-pressure, wide
+  // jitter reorders heavily and brings delays near the token retransmission timeout.
+  const messagesPerSecond = spec.messagesPerSecond ?? mix.pick([20, 40, 40, 40, 150]);
+  const [delayMinMs, delayMaxMs] = spec.delayMs ?? mix.pick<readonly [number, number]>([[1, 4], [1, 4], [0, 1], [1, 15]]);
   const o: SimOptions = {
     ...base,
     daemons,
     steps,
     faults: { partitions, crashes, lossBursts },
-    network: { ...base.network, lossRate },
-    clients: { ...base.clients, messagesPerSecond: spec.messagesPerSecond ?? base.clients.messagesPerSecond },
+    network: { ...base.network, lossRate, delayMinMs, delayMaxMs },
+    clients: { ...base.clients, messagesPerSecond },
     // A healthy run installs a few dozen configurations per daemon; far more is a storm.
     configurationInstallsMax: 300 * daemons,
     eventsMax: 40_000 + 8_000 * daemons * Math.max(1, steps),
