@@ -10,7 +10,22 @@
 import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
+import {
+  createServerAuth,
+  isKeyedAuthMethod,
+  keyedMethodOf,
+  KeyedFrameError,
+  KeyedStreamDecoder,
+  pumpServerAuth,
+  type ServerAuth,
+  type ServerAuthContext,
+  type SessionKeys,
+} from '../../crypto/session/index.js';
+import type { AclAction, AclDecision } from '../acl/policy.js';
+import { sendActionFor } from '../acl/policy.js';
+import { sessionIdentity } from '../acl/identity.js';
 import { RingcastError } from '../util/errors.js';
+import { decodeMessage, encodeRejectMessage, makeHint, type DecodedMessage } from './codec.js';
 import {
   ClientSession,
   describeCloseReason,
@@ -19,7 +34,7 @@ import {
   type SessionPeer,
   type SessionRequest,
 } from './machine.js';
-import { SpreadCode, SpreadLimits } from './protocol.js';
+import { MessageType, SpreadCode, SpreadLimits } from './protocol.js';
 
 export type { SessionPeer, SessionRequest } from './machine.js';
 
@@ -31,8 +46,22 @@ export interface ClientListenerOptions {
   tcp: { host: string; port: number }[];
   /** Unix socket path, e.g. /tmp/4803: a stale socket file is replaced, the new one is mode 0666 (§1). */
   unixPath: string | undefined;
+  /** Methods offered and enforced on every listener that has no policy of its own below. */
   allowedAuthMethods: string[];
   requiredAuthMethods: string[];
+  /** The TCP listeners' own methods (TcpAllowedAuthMethods / TcpRequiredAuthMethods). */
+  tcpAuth?: ListenerAuth;
+  /** The Unix socket's own methods (UnixAllowedAuthMethods / UnixRequiredAuthMethods). */
+  unixAuth?: ListenerAuth;
+  /**
+   * Admit a TCP session from a non-loopback peer on NULL alone. Default false: such a session is
+   * refused with REJECT_AUTH (NULL stays usable on the Unix socket and from loopback peers).
+   */
+  nullAuthFromNetwork?: boolean;
+  /** What RC-PASSWORD and RC-PUBKEY check against; required when either is enabled. */
+  keyedAuth?: ServerAuthContext;
+  /** Group access control, asked before a join or a send reaches the daemon; absent: everything is allowed. */
+  accessControl?: AccessControl;
   /** The IP method's check of a peer (the access rules of src/config). */
   ipAllowed: (peer: SessionPeer) => boolean;
   /** Frames handed to a session's socket and not yet flushed to the kernel; beyond, the session is killed (§9). */
@@ -46,6 +75,15 @@ export interface ClientListenerOptions {
   log: (level: LogLevel, msg: string) => void;
 }
 
+export interface ListenerAuth {
+  readonly allowed: readonly string[];
+  readonly required: readonly string[];
+}
+
+export interface AccessControl {
+  decide(identity: string, action: AclAction, group: string): AclDecision;
+}
+
 export interface SessionHandle {
   /** '#name#daemon' */
   readonly privateGroup: string;
@@ -55,6 +93,8 @@ export interface SessionHandle {
   readonly membership: boolean;
   /** 'a.b.c.d:port', '[v6]:port' or 'unix:<path>', for logs. */
   readonly peer: string;
+  /** What access control knows the session as: `password:<user>`, `key:<identity>`, `ip:<address>` or `null`. */
+  readonly identity: string;
 }
 
 export interface SessionRequestHandler {
@@ -72,12 +112,16 @@ export interface ClientListenerStats {
   killedSlow: number;
   /** Sessions killed for an invalid message header. */
   invalidFrames: number;
+  /** Keyed sessions ended because a frame failed authentication, replay or order checks. */
+  keyedFramesRejected: number;
+  /** Joins and sends refused by access control (each answered with REJECT_MESS). */
+  aclRefusals: number;
 }
 
 /** How long a closing connection may take to read our FIN before it is destroyed. */
 const CLOSE_LINGER_MS = 1000;
-/** The methods this daemon can run (PWORD is not provided). */
-const SUPPORTED_AUTH_METHODS: readonly string[] = ['NULL', 'IP'];
+/** The methods this daemon can run (Spread's clear-text PWORD is not provided). */
+const SUPPORTED_AUTH_METHODS: readonly string[] = ['NULL', 'IP', 'RC-PASSWORD', 'RC-PUBKEY'];
 /** §3.2: assigned names are at most 9 characters. */
 const ASSIGNED_NAME_CHARS_MAX = 9;
 
@@ -99,10 +143,24 @@ interface Entry {
   closeNote: string;
   handshakeTimer: NodeJS.Timeout | undefined;
   lingerTimer: NodeJS.Timeout | undefined;
+  /** The keyed method running for this connection, until it finishes. */
+  auth: ServerAuth | undefined;
+  /** Set when a keyed method succeeded: every later byte in both directions is a sealed frame. */
+  keys: SessionKeys | undefined;
+  decoder: KeyedStreamDecoder | undefined;
+  keyedIdentity: string | undefined;
+  /** The IP method ran and admitted this peer. */
+  ipAdmitted: boolean;
   /** Write accounting: cumulative end offsets of the chunks written, and the total. */
   writeEnds: number[];
   writeHead: number;
   bytesQueued: number;
+}
+
+/** 127.0.0.0/8 and ::1: peers on this host. */
+function isLoopbackAddress(a: string): boolean {
+  if (net.isIPv4(a)) return a.startsWith('127.');
+  return a === '::1' || a === '0:0:0:0:0:0:0:1';
 }
 
 function errText(e: unknown): string {
@@ -128,7 +186,7 @@ export class ClientListener {
   private connections = 0;
   private closing = false;
   private readingPaused = false;
-  private readonly counters = { accepted: 0, killedSlow: 0, invalidFrames: 0 };
+  private readonly counters = { accepted: 0, killedSlow: 0, invalidFrames: 0, keyedFramesRejected: 0, aclRefusals: 0 };
   private readonly rejected: Record<string, number> = {};
 
   constructor(opts: ClientListenerOptions, handler: SessionRequestHandler) {
@@ -139,12 +197,19 @@ export class ClientListener {
         `daemon name "${d}" must be 1..${SpreadLimits.DAEMON_NAME_CHARS_MAX} characters from '$' to '~'`,
       );
     }
-    for (const m of [...opts.allowedAuthMethods, ...opts.requiredAuthMethods]) {
+    const lists = [opts.allowedAuthMethods, opts.requiredAuthMethods, opts.tcpAuth?.allowed ?? [], opts.tcpAuth?.required ?? [], opts.unixAuth?.allowed ?? [], opts.unixAuth?.required ?? []];
+    for (const m of lists.flat()) {
       if (!SUPPORTED_AUTH_METHODS.includes(m)) {
         throw new RingcastError(
           'SESSION_AUTH_METHOD',
-          `authentication method "${m}" is not available; use ${SUPPORTED_AUTH_METHODS.join(' or ')}`,
+          `authentication method "${m}" is not available; use ${SUPPORTED_AUTH_METHODS.join(', ')}`,
         );
+      }
+      if (m === 'RC-PASSWORD' && opts.keyedAuth?.passwords === undefined) {
+        throw new RingcastError('SESSION_AUTH_METHOD', 'RC-PASSWORD is enabled but no password verifiers were loaded (PasswordFile)');
+      }
+      if (m === 'RC-PUBKEY' && opts.keyedAuth?.authorizedKeys === undefined) {
+        throw new RingcastError('SESSION_AUTH_METHOD', 'RC-PUBKEY is enabled but no authorized keys were loaded (AuthorizedKeysFile)');
       }
     }
     const positive: [string, number][] = [
@@ -291,6 +356,8 @@ export class ClientListener {
       rejected: { ...this.rejected },
       killedSlow: this.counters.killedSlow,
       invalidFrames: this.counters.invalidFrames,
+      keyedFramesRejected: this.counters.keyedFramesRejected,
+      aclRefusals: this.counters.aclRefusals,
     };
   }
 
@@ -379,10 +446,14 @@ export class ClientListener {
     const id = ++this.connections;
     // The host's name callbacks run only once bytes arrive, after `e` is assigned below.
     let e!: Entry;
+    const policy = (peer.kind === 'tcp' ? this.opts.tcpAuth : this.opts.unixAuth) ?? {
+      allowed: this.opts.allowedAuthMethods,
+      required: this.opts.requiredAuthMethods,
+    };
     const host: SessionHost = {
       daemonName: this.opts.daemonName,
-      allowedAuthMethods: this.opts.allowedAuthMethods,
-      requiredAuthMethods: this.opts.requiredAuthMethods,
+      allowedAuthMethods: policy.allowed,
+      requiredAuthMethods: policy.required,
       peer,
       tryReserveName: (name) => {
         if (this.names.has(name)) return false;
@@ -396,7 +467,7 @@ export class ClientListener {
         e.name = name;
         return name;
       },
-      authenticate: (methods) => (methods.every((m) => this.runMethod(m, peer)) ? 'ok' : 'denied'),
+      authenticate: (methods) => this.authenticate(e, methods),
     };
     e = {
       id,
@@ -414,6 +485,11 @@ export class ClientListener {
       closeNote: '',
       handshakeTimer: undefined,
       lingerTimer: undefined,
+      auth: undefined,
+      keys: undefined,
+      decoder: undefined,
+      keyedIdentity: undefined,
+      ipAdmitted: false,
       writeEnds: [],
       writeHead: 0,
       bytesQueued: 0,
@@ -443,7 +519,11 @@ export class ClientListener {
     socket.on('data', (chunk: Buffer) => {
       this.guard(e, () => {
         if (e.machine.state === 'closed') return; // closing: read and drop, so our FIN is not turned into a reset
-        e.machine.receive(chunk);
+        if (e.decoder !== undefined) this.receiveKeyed(e, chunk);
+        else {
+          e.machine.receive(chunk);
+          this.driveKeyedAuth(e);
+        }
         this.pump(e);
       });
     });
@@ -483,7 +563,7 @@ export class ClientListener {
           const r = m.pollRequest();
           if (r === undefined) break;
           progressed = true;
-          if (!e.released) this.dispatch(h, r);
+          if (!e.released && this.permitted(e, h, r)) this.dispatch(h, r);
         }
       }
       if (m.state === 'closed' && !e.finished) this.onMachineClosed(e, m.closeReason);
@@ -501,13 +581,17 @@ export class ClientListener {
       clearTimeout(e.handshakeTimer);
       e.handshakeTimer = undefined;
     }
-    e.handle = Object.freeze({ privateGroup, name, membership: m.membership, peer: e.peerText });
+    const identity = sessionIdentity({
+      keyedIdentity: e.keyedIdentity,
+      ipAddress: e.ipAdmitted && e.peer.kind === 'tcp' ? e.peer.address : undefined,
+    });
+    e.handle = Object.freeze({ privateGroup, name, membership: m.membership, peer: e.peerText, identity });
     this.byPrivateGroup.set(privateGroup, e);
     this.counters.accepted++;
     const v = m.clientVersion;
     this.opts.log(
       'debug',
-      `session ${privateGroup} opened from ${e.peerText} (library ${v ? `${v.major}.${v.minor}.${v.patch}` : '?'}, auth ${m.authMethods.join(' ')}${m.membership ? ', membership' : ''})`,
+      `session ${privateGroup} opened from ${e.peerText} (library ${v ? `${v.major}.${v.minor}.${v.patch}` : '?'}, auth ${m.authMethods.join(' ')}, identity ${identity}${e.keys ? ', keyed' : ''}${m.membership ? ', membership' : ''})`,
     );
     if (this.readingPaused) e.socket.pause();
   }
@@ -527,7 +611,7 @@ export class ClientListener {
       this.counters.invalidFrames++;
       level = 'warn';
     } else if (reason?.kind === 'terminated' && reason.cause === 'handshake-timeout') this.count('HANDSHAKE_TIMEOUT');
-    else if (reason?.kind === 'terminated' && reason.cause === 'not-reading') level = 'warn';
+    else if (reason?.kind === 'terminated' && (reason.cause === 'not-reading' || reason.cause === 'frame-rejected')) level = 'warn';
     else if (reason?.kind === 'host-error') {
       this.count('HOST_ERROR');
       level = 'error';
@@ -582,17 +666,136 @@ export class ClientListener {
 
   // ---- helpers ----
 
-  private runMethod(method: string, peer: SessionPeer): boolean {
-    if (method === 'NULL') return true;
-    if (method === 'IP') {
-      try {
-        return this.opts.ipAllowed(peer);
-      } catch (err) {
-        this.opts.log('error', `IP access check failed: ${errText(err)}`);
-        return false;
-      }
+  /**
+   * The session machine's authenticate(): NULL and IP decide at once; a keyed method (at most one
+   * per session) starts its handshake and finishes in driveKeyedAuth as its records arrive.
+   */
+  private authenticate(e: Entry, methods: readonly string[]): 'ok' | 'denied' | 'pending' {
+    let keyed: string | undefined;
+    try {
+      keyed = keyedMethodOf(methods);
+    } catch (err) {
+      e.closeNote = errText(err);
+      return 'denied';
     }
+    for (const m of methods) {
+      if (m === 'NULL' || isKeyedAuthMethod(m)) continue;
+      if (m !== 'IP' || !this.ipCheck(e.peer)) {
+        if (m === 'IP') e.closeNote = 'IP: the peer is not in the access list';
+        return 'denied';
+      }
+      e.ipAdmitted = true;
+    }
+    if (methods.every((m) => m === 'NULL') && e.peer.kind === 'tcp' && !isLoopbackAddress(e.peer.address) && this.opts.nullAuthFromNetwork !== true) {
+      e.closeNote = 'NULL is accepted on TCP from loopback peers only (TcpAllowedAuthMethods naming NULL admits it from any peer)';
+      return 'denied';
+    }
+    if (keyed === undefined) return 'ok';
+    const ctx = this.opts.keyedAuth;
+    if (ctx === undefined) return 'denied';
+    try {
+      e.auth = createServerAuth(keyed, ctx);
+    } catch (err) {
+      this.opts.log('error', `${keyed} for ${e.peerText}: ${errText(err)}`);
+      return 'denied';
+    }
+    return 'pending';
+  }
+
+  /** Runs the pending keyed method over the bytes buffered so far; switches to keyed framing when it succeeds. */
+  private driveKeyedAuth(e: Entry): void {
+    const m = e.machine;
+    const auth = e.auth;
+    if (auth === undefined || !m.authPending) return;
+    const r = pumpServerAuth(auth, { read: (n) => m.authRead(n), write: (b) => m.authWrite(b) });
+    // Handshake records go out in clear, ServerFinal included.
+    for (let out = m.pollOutput(); out !== undefined; out = m.pollOutput()) if (!e.writesClosed && !e.socket.destroyed) this.write(e, out);
+    if (r.status === 'pending') return;
+    e.auth = undefined;
+    if (r.status === 'rejected') {
+      e.closeNote = `${auth.method}: ${r.reason}`;
+      m.authResult(false);
+      return;
+    }
+    const stray = m.bufferedBytes();
+    if (stray > 0) {
+      // A client sends nothing between its proof and the sealed accept, so these bytes were put on
+      // the stream by someone else; run as records, they would act under the new identity.
+      e.closeNote = `${auth.method}: ${stray} clear bytes followed the client's proof (injected); refused`;
+      m.authResult(false);
+      return;
+    }
+    e.keyedIdentity = r.identity;
+    e.keys = r.keys;
+    e.decoder = new KeyedStreamDecoder(r.keys.receive);
+    m.authResult(true);
+  }
+
+  /** Keyed session input: frames are opened in order; the first bad one ends the session. */
+  private receiveKeyed(e: Entry, chunk: Uint8Array): void {
+    const decoder = e.decoder;
+    if (decoder === undefined) return;
+    decoder.push(chunk);
+    try {
+      for (let pt = decoder.next(); pt !== undefined; pt = decoder.next()) {
+        e.machine.receive(pt);
+        if (e.machine.state === 'closed') return;
+      }
+    } catch (err) {
+      if (!(err instanceof KeyedFrameError)) throw err;
+      this.counters.keyedFramesRejected++;
+      e.closeNote = `${err.code}: ${err.message}`;
+      e.machine.terminate('frame-rejected');
+    }
+  }
+
+  /**
+   * Access control before a request reaches the daemon: a join needs `join` on the group; a send
+   * needs `send` (or `send-private` for '#name#daemon') on every destination. A refusal goes back
+   * to the requester as REJECT_MESS (spec §7.5) and nothing of the request reaches any group.
+   */
+  private permitted(e: Entry, h: SessionHandle, r: SessionRequest): boolean {
+    const acl = this.opts.accessControl;
+    if (acl === undefined || (r.kind !== 'join' && r.kind !== 'data')) return true;
+    let original: DecodedMessage;
+    let refused: { action: AclAction; group: string; decision: AclDecision } | undefined;
+    if (r.kind === 'join') {
+      const decision = acl.decide(h.identity, 'join', r.group);
+      if (decision.allowed) return true;
+      refused = { action: 'join', group: r.group, decision };
+      original = {
+        header: { type: MessageType.JOIN_MESS, sender: h.privateGroup, numGroups: 1, hint: makeHint(0), dataLen: 0, littleEndian: true },
+        oldType: undefined,
+        groups: [r.group],
+        data: new Uint8Array(0),
+        frame: new Uint8Array(0),
+      };
+    } else {
+      for (const group of r.groups) {
+        const action = sendActionFor(group);
+        const decision = acl.decide(h.identity, action, group);
+        if (!decision.allowed) {
+          refused = { action, group, decision };
+          break;
+        }
+      }
+      if (refused === undefined) return true;
+      original = decodeMessage(r.frame, 'client-to-daemon');
+    }
+    this.counters.aclRefusals++;
+    const rule = refused.decision.rule ? `rule ${refused.decision.rule.origin}` : 'no rule matched';
+    this.opts.log('warn', `access control: session ${h.privateGroup} (${h.peer}, identity ${h.identity}) may not ${refused.action} group "${refused.group}" (${rule}); sent REJECT_MESS`);
+    if (!e.writesClosed && !e.socket.destroyed) this.write(e, encodeRejectMessage(original, h.privateGroup));
     return false;
+  }
+
+  private ipCheck(peer: SessionPeer): boolean {
+    try {
+      return this.opts.ipAllowed(peer);
+    } catch (err) {
+      this.opts.log('error', `IP access check failed: ${errText(err)}`);
+      return false;
+    }
   }
 
   /** §3.2: 'r<N>-<k>' with N random in 0..9998 and k this connection's number, cut to 9 characters, unique. */
@@ -614,10 +817,12 @@ export class ClientListener {
     }
   }
 
+  /** One record per write; on a keyed session, one sealed frame per record. */
   private write(e: Entry, bytes: Uint8Array): void {
-    e.bytesQueued += bytes.length;
+    const out = e.keys !== undefined ? e.keys.send.seal(bytes) : bytes;
+    e.bytesQueued += out.length;
     e.writeEnds.push(e.bytesQueued);
-    e.socket.write(bytes);
+    e.socket.write(out);
   }
 
   /** Chunks written to the socket whose bytes are still in Node's buffer (not yet taken by the kernel). */

@@ -70,7 +70,8 @@ export interface SessionHost {
   authenticate(methods: readonly string[]): AuthOutcome;
 }
 
-export type TerminateCause = 'handshake-timeout' | 'not-reading' | 'socket-error' | 'shutdown';
+/** 'frame-rejected': a keyed session's stream failed authentication, replay or order checks. */
+export type TerminateCause = 'handshake-timeout' | 'not-reading' | 'socket-error' | 'shutdown' | 'frame-rejected';
 
 export type RejectCodeName =
   | 'REJECT_ILLEGAL_NAME'
