@@ -14,6 +14,7 @@ export {
   isWellFormedDataFrame,
   GroupPayloadError,
   GROUP_PAYLOAD_VERSION,
+  STATE_MESSAGE_BYTES_MIN,
   type GroupRequest,
   type GroupPayload,
   type GroupStatePayload,

@@ -222,6 +222,10 @@ export function decodeGroupPayload(p: Uint8Array): GroupPayload | undefined {
   }
 }
 
+/** Smallest state message that holds any one group entry with one member. */
+export const STATE_MESSAGE_BYTES_MIN =
+  STATE_HEADER_BYTES + SpreadLimits.GROUP_NAME_BYTES + ENTRY_FIXED_BYTES + 1 + SpreadLimits.PRIVATE_NAME_CHARS_MAX;
+
 /** The group state one daemon contributes to an exchange, before it is cut into messages. */
 export interface LocalGroupState {
   group: string;
@@ -238,8 +242,9 @@ export interface LocalGroupState {
  * is left of a payload continues in the next one.
  */
 export function encodeStateParts(ring: RingId, state: readonly LocalGroupState[], bytesMax: number): Uint8Array[] {
-  const smallest = STATE_HEADER_BYTES + SpreadLimits.GROUP_NAME_BYTES + ENTRY_FIXED_BYTES + 1 + SpreadLimits.PRIVATE_NAME_CHARS_MAX;
-  if (bytesMax < smallest) throw new GroupPayloadError(`state messages need at least ${smallest} bytes, got ${bytesMax}`);
+  if (bytesMax < STATE_MESSAGE_BYTES_MIN) {
+    throw new GroupPayloadError(`state messages need at least ${STATE_MESSAGE_BYTES_MIN} bytes, got ${bytesMax}`);
+  }
   interface Entry { s: LocalGroupState; from: number; to: number }
   const bodies: { entries: Entry[]; bytes: number }[] = [];
   let cur: { entries: Entry[]; bytes: number } = { entries: [], bytes: STATE_HEADER_BYTES };

@@ -37,6 +37,7 @@ import { dataFrameRoute, encodeRejectFrame, regMembFrame, selfLeaveFrame, transi
 import {
   decodeGroupPayload,
   encodeStateParts,
+  STATE_MESSAGE_BYTES_MIN,
   type GroupPayload,
   type GroupStatePayload,
   type LocalGroupState,
@@ -220,6 +221,9 @@ export class GroupTable {
     this.groupsMax = opts.groupsMax;
     this.localMembersPerGroupMax = opts.localMembersPerGroupMax;
     this.stateMessageBytesMax = opts.stateMessageBytesMax ?? STATE_MESSAGE_BYTES_DEFAULT;
+    if (!Number.isInteger(this.stateMessageBytesMax) || this.stateMessageBytesMax < STATE_MESSAGE_BYTES_MIN) {
+      throw new RangeError(`stateMessageBytesMax must be an integer of at least ${STATE_MESSAGE_BYTES_MIN}`);
+    }
     this.config = new Set([opts.self]);
     this.regularRing = { rep: opts.self, seq: 0 };
   }

@@ -119,6 +119,9 @@ describe('malformed and spoofed input', () => {
   it('rejects options that do not describe this daemon', () => {
     expect(() => new GroupTable({ self: 3, selfName: 'd3', daemons: DAEMONS, groupsMax: 10, localMembersPerGroupMax: 10 })).toThrow(RangeError);
     expect(() => new GroupTable({ self: 1, selfName: 'd2', daemons: DAEMONS, groupsMax: 10, localMembersPerGroupMax: 10 })).toThrow(RangeError);
+    expect(
+      () => new GroupTable({ self: 1, selfName: 'd1', daemons: DAEMONS, groupsMax: 10, localMembersPerGroupMax: 10, stateMessageBytesMax: 50 }),
+    ).toThrow(RangeError);
   });
 });
 
