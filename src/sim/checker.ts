@@ -131,6 +131,54 @@ function sameMembers(a: readonly DaemonId[], b: readonly DaemonId[]): boolean {
   return sa.every((x, i) => x === sb[i]);
 }
 
+/**
+ * EVS: a regular configuration follows the previous one only through a transitional configuration
+ * whose members are exactly the members of the new one that come from the same regular
+ * configuration, and the new configuration records each member's previous ring.
+ */
+function checkRegularSuccession(
+  inc: IncView,
+  previous: ConfigEvent,
+  before: ConfigSpan | undefined,
+  next: ConfigEvent,
+  report: (v: Violation) => void,
+): void {
+  const keys = [configKey(previous), configKey(next)];
+  const fail = (what: string): void =>
+    report({
+      property: 'configuration-agreement',
+      description: `${inc.name} moved from ${configKey(previous)} to ${configKey(next)}: ${what}`,
+      daemons: [inc.h.daemon],
+      messages: [],
+      configurations: keys,
+      atMs: next.atMs,
+    });
+  if (before === undefined || before.ev.type !== 'transitional') {
+    fail('no transitional configuration in between');
+    return;
+  }
+  if (next.previousRings === undefined) return;
+  const own = next.previousRings.find((p) => p.daemon >>> 0 === inc.h.daemon >>> 0);
+  if (own === undefined || !ringIdEquals(own.ring, previous.ring)) {
+    fail(`the new configuration records ${own ? `${own.ring.rep >>> 0}.${own.ring.seq}` : 'nothing'} as this daemon's previous ring`);
+    return;
+  }
+  const together = next.members.filter((m) =>
+    next.previousRings!.some((p) => p.daemon >>> 0 === m >>> 0 && ringIdEquals(p.ring, previous.ring)),
+  );
+  if (!sameMembers(together, before.ev.members)) {
+    fail(`transitional members ${fmtMembers(before.ev.members)}, but the members coming from ${configKey(previous)} are ${fmtMembers(together)}`);
+  }
+}
+
+function previousRingsText(ev: ConfigEvent): string {
+  if (ev.previousRings === undefined) return '(not recorded)';
+  return ev.previousRings
+    .map((p) => `${p.daemon >>> 0}:${p.ring.rep >>> 0}.${p.ring.seq}`)
+    .sort()
+    .join(' ');
+}
+
 function fmtMembers(m: readonly DaemonId[]): string {
   return `{${[...m].map((x) => x >>> 0).sort((x, y) => x - y).join(',')}}`;
 }
@@ -232,6 +280,7 @@ export function checkHistory(history: History, options: CheckOptions = {}): Chec
             });
           }
         } else {
+          if (lastRegular !== undefined) checkRegularSuccession(inc, lastRegular, inc.configs[inc.configs.length - 2], ev, report);
           lastRegular = ev;
         }
       } else if (ev.kind === 'deliver') {
@@ -320,6 +369,18 @@ export function checkHistory(history: History, options: CheckOptions = {}): Chec
   for (const [key, c] of configs) {
     for (const { inc, atMs } of c.installers) {
       const mine = inc.configs.find((x) => x.key === key);
+      if (mine && previousRingsText(mine.ev) !== previousRingsText(c.ev)) {
+        const first = c.installers[0]!.inc;
+        report({
+          property: 'configuration-agreement',
+          description: `configuration ${key}: ${first.name} records previous rings ${previousRingsText(c.ev)}, ${inc.name} records ${previousRingsText(mine.ev)}`,
+          daemons: [first.h.daemon, inc.h.daemon],
+          messages: [],
+          configurations: [key],
+          atMs,
+        });
+        break;
+      }
       if (mine && !sameMembers(mine.ev.members, c.ev.members)) {
         const first = c.installers[0]!.inc;
         report({

@@ -19,6 +19,8 @@ export interface ConfigEvent {
   /** Transitional only: the regular configuration it follows. */
   previous?: RingId;
   members: readonly DaemonId[];
+  /** Regular only: for each member, the regular ring it came from (RingEvent.previousRings). */
+  previousRings?: readonly { daemon: DaemonId; ring: RingId }[];
 }
 
 export interface DeliveryEvent {

@@ -492,7 +492,14 @@ export class Simulation {
     const members = [...ev.members];
     const config: ConfigEvent =
       ev.type === 'regular'
-        ? { kind: 'config', atMs: this.now, type: 'regular', ring: { rep: ev.ring.rep, seq: ev.ring.seq }, members }
+        ? {
+            kind: 'config',
+            atMs: this.now,
+            type: 'regular',
+            ring: { rep: ev.ring.rep, seq: ev.ring.seq },
+            members,
+            previousRings: [...ev.previousRings].map(([daemon, ring]) => ({ daemon, ring: { rep: ring.rep, seq: ring.seq } })),
+          }
         : {
             kind: 'config',
             atMs: this.now,

@@ -42,9 +42,16 @@ class Inc {
     this.h = { daemon, incarnation, startedAtMs: ++clock, events: [] };
     history.incarnations.push(this.h);
   }
-  reg(rep: DaemonId, seq: number, members: DaemonId[]): this {
+  reg(rep: DaemonId, seq: number, members: DaemonId[], previousRings?: [DaemonId, RingId][]): this {
     this.ring = { rep, seq };
-    this.h.events.push({ kind: 'config', atMs: ++clock, type: 'regular', ring: this.ring, members });
+    this.h.events.push({
+      kind: 'config',
+      atMs: ++clock,
+      type: 'regular',
+      ring: this.ring,
+      members,
+      ...(previousRings ? { previousRings: previousRings.map(([daemon, ring]) => ({ daemon, ring })) } : {}),
+    });
     return this;
   }
   trans(rep: DaemonId, seq: number, prev: RingId, members: DaemonId[]): this {
@@ -86,13 +93,22 @@ function baseline(): { h: History; incs: Record<'A' | 'B' | 'C', Inc> } {
   ib.del(a1, b1, c1, a2);
   ia.sub(s1);
   for (const x of [ia, ib, ic]) x.del(c2, c3, s1);
-  ia.trans(A, 2, R1, [A, B]).reg(A, 2, [A, B]);
-  ib.trans(A, 2, R1, [A, B]).reg(A, 2, [A, B]);
-  ic.trans(C, 2, R1, [C]).reg(C, 2, [C]);
+  const fromR1: [DaemonId, RingId][] = [
+    [A, R1],
+    [B, R1],
+  ];
+  ia.trans(A, 2, R1, [A, B]).reg(A, 2, [A, B], fromR1);
+  ib.trans(A, 2, R1, [A, B]).reg(A, 2, [A, B], fromR1);
+  ic.trans(C, 2, R1, [C]).reg(C, 2, [C], [[C, R1]]);
   h.healAtMs = ++clock;
-  ia.trans(A, 3, R2, [A, B]).reg(A, 3, [A, B, C]);
-  ib.trans(A, 3, R2, [A, B]).reg(A, 3, [A, B, C]).sub(b2);
-  ic.trans(A, 3, RC2, [C]).reg(A, 3, [A, B, C]);
+  const intoR3: [DaemonId, RingId][] = [
+    [A, R2],
+    [B, R2],
+    [C, RC2],
+  ];
+  ia.trans(A, 3, R2, [A, B]).reg(A, 3, [A, B, C], intoR3);
+  ib.trans(A, 3, R2, [A, B]).reg(A, 3, [A, B, C], intoR3).sub(b2);
+  ic.trans(A, 3, RC2, [C]).reg(A, 3, [A, B, C], intoR3);
   for (const x of [ia, ib, ic]) x.del(b2);
   h.endAtMs = ++clock;
   return { h, incs: { A: ia, B: ib, C: ic } };
@@ -147,6 +163,29 @@ describe('EVS checker', () => {
     if (t?.kind !== 'config') throw new Error('baseline changed');
     t.members = [B];
     expectExactly(h, 'configuration-agreement');
+  });
+
+  it('names configuration agreement: a transitional configuration that is not the members moving together', () => {
+    const { h, incs } = baseline();
+    // Every installer of R3 agrees that C came from R2 too, yet A's and B's transitional
+    // configurations leave C out.
+    for (const x of [incs.A, incs.B, incs.C]) {
+      const r3 = x.h.events.find((e) => e.kind === 'config' && e.type === 'regular' && e.ring.seq === 3);
+      if (r3?.kind !== 'config') throw new Error('baseline changed');
+      r3.previousRings = [A, B, C].map((daemon) => ({ daemon, ring: { rep: A, seq: 2 } }));
+    }
+    const r = checkHistory(h);
+    expect(r.violated).toEqual(['configuration-agreement']);
+    expect(r.violations.some((v) => /transitional members/.test(v.description))).toBe(true);
+  });
+
+  it('names configuration agreement: two regular configurations without a transitional one between', () => {
+    const { h, incs } = baseline();
+    const ev = incs.C.h.events;
+    ev.splice(ev.findIndex((e) => e.kind === 'config' && e.type === 'transitional' && e.ring.seq === 3), 1);
+    const r = checkHistory(h);
+    expect(r.violated).toEqual(['configuration-agreement']);
+    expect(r.violations[0]?.description).toMatch(/no transitional configuration in between/);
   });
 
   it('names delivery in one configuration: a duplicate delivery', () => {
