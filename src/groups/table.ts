@@ -97,6 +97,8 @@ interface Group {
   perDaemon: Map<DaemonId, number>;
   /** Lost members in a transitional configuration; owes its members a regular network view. */
   changed: boolean;
+  /** Names of the local members, in member order; rebuilt after a change (never mutated). */
+  locals: readonly string[] | undefined;
 }
 
 interface Contribution {
@@ -337,7 +339,7 @@ export class GroupTable {
         continue;
       }
       if (!g.changed) {
-        const locals = this.localNames(g.members);
+        const locals = this.localsOf(g);
         if (locals.length > 0) this.deliver(locals, transitionFrame(g.name, g.gid), true);
       }
       // While views are not agreed (an exchange was abandoned), daemons that held different
@@ -466,6 +468,7 @@ export class GroupTable {
         members: [],
         perDaemon: new Map(),
         changed: false,
+        locals: undefined,
       };
       const all = contributions.flatMap((c) => c.members).sort(compareMembers);
       for (const m of all) {
@@ -555,12 +558,19 @@ export class GroupTable {
       return;
     }
     if (!g) {
-      g = { name: groupName, gid: gidOf(this.transitionalRing ?? this.regularRing, 0), members: [], perDaemon: new Map(), changed: false };
+      g = {
+        name: groupName,
+        gid: gidOf(this.transitionalRing ?? this.regularRing, 0),
+        members: [],
+        perDaemon: new Map(),
+        changed: false,
+        locals: undefined,
+      };
       this.table.set(groupName, g);
     }
     this.insertMember(g, ref, -pos - 1);
     g.gid = { ...g.gid, index: g.gid.index + 1 };
-    const locals = this.localNames(g.members);
+    const locals = this.localsOf(g);
     if (locals.length === 0) return;
     if (g.changed) {
       // Joined inside a transitional view: a network view with the joiner in its own last set,
@@ -605,7 +615,7 @@ export class GroupTable {
       return;
     }
     g.gid = { ...g.gid, index: g.gid.index + 1 };
-    const locals = this.localNames(g.members);
+    const locals = this.localsOf(g);
     if (locals.length === 0) return;
     if (g.changed) {
       this.sendNetworkView(g, [g.members]);
@@ -627,6 +637,16 @@ export class GroupTable {
       this.malformed++;
       return;
     }
+    const selfDiscard = (route.type & MessageType.SELF_DISCARD) !== 0;
+    if (route.groups.length === 1 && !selfDiscard) {
+      // The common case: one ordinary group, its local members as they are.
+      const g = this.table.get(route.groups[0]!);
+      if (g) {
+        const locals = this.localsOf(g);
+        if (locals.length > 0) this.deliver(locals, frame, false);
+        return;
+      }
+    }
     const to = new Set<string>();
     for (const dest of route.groups) {
       if (dest.charCodeAt(0) === 0x23) {
@@ -635,17 +655,22 @@ export class GroupTable {
         continue;
       }
       const g = this.table.get(dest);
-      if (!g) continue;
-      for (const m of g.members) if (m.daemon.id === this.self) to.add(m.name);
+      if (g) for (const name of this.localsOf(g)) to.add(name);
     }
-    if ((route.type & MessageType.SELF_DISCARD) !== 0) to.delete(route.sender);
+    if (selfDiscard) to.delete(route.sender);
     if (to.size > 0) this.deliver([...to], frame, false);
   }
 
   // ---- membership bookkeeping ----
 
+  private localsOf(g: Group): readonly string[] {
+    if (!g.locals) g.locals = this.localNames(g.members);
+    return g.locals;
+  }
+
   private insertMember(g: Group, m: MemberRef, at: number): void {
     g.members.splice(at, 0, m);
+    if (m.daemon.id === this.self) g.locals = undefined;
     g.perDaemon.set(m.daemon.id, (g.perDaemon.get(m.daemon.id) ?? 0) + 1);
     let set = this.memberGroups.get(m.name);
     if (!set) {
@@ -660,6 +685,7 @@ export class GroupTable {
     const pos = searchMember(g.members, m);
     if (pos < 0) return;
     g.members.splice(pos, 1);
+    if (m.daemon.id === this.self) g.locals = undefined;
     const n = (g.perDaemon.get(m.daemon.id) ?? 1) - 1;
     if (n > 0) g.perDaemon.set(m.daemon.id, n);
     else g.perDaemon.delete(m.daemon.id);
