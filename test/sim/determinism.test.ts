@@ -3,6 +3,7 @@ import { checkHistory } from '../../src/sim/checker.js';
 import { buildOptions } from '../../src/sim/runner.js';
 import { Simulation, type EngineFactory } from '../../src/sim/simulator.js';
 import { formatReport } from '../../src/sim/trace.js';
+import { shrinkFailure } from '../../src/sim/shrink.js';
 import { totemEngineFactory } from '../../src/sim/engine.js';
 import { DuplicatingEngine, SoloEngine } from './fake-engines.js';
 
@@ -63,5 +64,19 @@ describe('simulator finds engine bugs', () => {
     const check = checkHistory(run.history);
     expect(check.violated).toEqual(['engine-error']);
     expect(check.violations[0]?.description).toMatch(/invariant broken/);
+  });
+});
+
+describe('shrinking', () => {
+  it('removes the fault actions a failure does not need', () => {
+    const options = buildOptions(8, { ...spec, steps: 5 }, (o) => new DuplicatingEngine(o));
+    const original = new Simulation(options).run();
+    expect(original.schedule.length).toBeGreaterThan(0);
+    const s = shrinkFailure(options, 'delivery-in-one-configuration', original.schedule);
+    expect(s).toBeDefined();
+    // Duplicates happen with or without faults: every action goes.
+    expect(s!.actions).toEqual([]);
+    expect(s!.check.violated).toContain('delivery-in-one-configuration');
+    expect(s!.originalActions).toBe(original.schedule.length);
   });
 });
