@@ -83,6 +83,8 @@ export interface TotemStats {
 const LEAVE_COPIES = 3;
 const EMPTY = new Uint8Array(0);
 const NULL_RING_SEQ = 0;
+/** Upper bound of the idle token hold per visit. */
+const TOKEN_HOLD_MS_MAX = 2;
 
 interface TokenSent {
   bytes: Uint8Array;
@@ -144,6 +146,9 @@ export class TotemNode implements TotemEngine {
   private recoveryHead = 0;
 
   private probeAt: number | undefined;
+  /** An idle token held back for a moment (see idleVisit). */
+  private heldToken: RegularToken | undefined;
+  private heldUntil: number | undefined;
 
   private tx: Transmit[] = [];
   private txHead = 0;
@@ -228,8 +233,10 @@ export class TotemNode implements TotemEngine {
       throw new RingcastError('MESSAGE_TOO_LARGE', `message of ${msg.payload.length} bytes exceeds the ${MESSAGE_BYTES_MAX}-byte limit; split it`);
     }
     if (!this.packer.push(msg.service, msg.stream >>> 0, msg.payload)) return false;
-    if (this.started && this.state === 'operational' && this.members.length === 1) this.flushSingleton();
-    void now;
+    if (this.started && this.state === 'operational') {
+      if (this.members.length === 1) this.flushSingleton();
+      else this.releaseHeldToken(now);
+    }
     return true;
   }
 
@@ -298,6 +305,7 @@ export class TotemNode implements TotemEngine {
 
   handleTimeout(now: number): void {
     if (!this.started || this.left) return;
+    if (this.heldUntil !== undefined && now >= this.heldUntil) this.releaseHeldToken(now);
     const ts = this.tokenSent;
     if (ts && now >= ts.deadline) {
       // Totem §3.2 token retransmission: no sign that the successor got it.
@@ -344,6 +352,8 @@ export class TotemNode implements TotemEngine {
     const bytes = encodeJoin(j, this.self, this.inc);
     for (let i = 0; i < LEAVE_COPIES; i++) this.tx.push({ to: 'configured', bytes });
     this.left = true;
+    this.heldToken = undefined;
+    this.heldUntil = undefined;
     this.tokenSent = undefined;
     this.tokenLossAt = undefined;
     this.joinAt = undefined;
@@ -369,6 +379,7 @@ export class TotemNode implements TotemEngine {
     if (!this.started || this.left) return undefined;
     let t = Infinity;
     if (this.tokenSent) t = Math.min(t, this.tokenSent.deadline);
+    if (this.heldUntil !== undefined) t = Math.min(t, this.heldUntil);
     if (this.tokenLossAt !== undefined) t = Math.min(t, this.tokenLossAt);
     if (this.formAt !== undefined && (this.state === 'commit' || this.state === 'recovery')) t = Math.min(t, this.formAt);
     if (this.state === 'gather') {
@@ -531,7 +542,44 @@ export class TotemNode implements TotemEngine {
       this.st.tokensDuplicate++;
       return;
     }
+    if (this.idleVisit(t)) {
+      // Nothing to send, request, deliver or stabilise anywhere on the ring: hold the token a
+      // moment instead of spinning it, and pass it on at once when a message is submitted.
+      this.tokenSeqSeen = t.tokenSeq;
+      this.tokenSent = undefined;
+      this.tokenLossAt = now + this.o.timeouts.tokenLossMs;
+      this.heldToken = t;
+      this.heldUntil = now + this.holdMs();
+      return;
+    }
     this.processToken(now, t);
+  }
+
+  private idleVisit(t: RegularToken): boolean {
+    if (this.state !== 'operational') return false;
+    const L = this.log;
+    return (
+      t.rtr.length === 0 &&
+      t.aru === t.seq &&
+      t.backlog === this.myPreviousBacklog &&
+      this.packer.length === 0 &&
+      L.aru === t.seq &&
+      L.delivered === t.seq &&
+      L.safe === t.seq
+    );
+  }
+
+  /** Idle hold per visit: a rotation of holds stays well inside the token retransmission time. */
+  private holdMs(): number {
+    return Math.min(TOKEN_HOLD_MS_MAX, this.o.timeouts.tokenRetransmitMs / (4 * this.members.length));
+  }
+
+  private releaseHeldToken(now: number): void {
+    const t = this.heldToken;
+    if (!t) return;
+    this.heldToken = undefined;
+    this.heldUntil = undefined;
+    if (this.state === 'operational' && ringIdEquals(t.ring, this.ring)) this.processToken(now, t);
   }
 
   /** Totem §3.2 token processing (and §4.4 while in recovery). */
@@ -732,6 +780,8 @@ export class TotemNode implements TotemEngine {
       this.st.gathers++;
       this.tokenSent = undefined;
       this.tokenLossAt = undefined;
+      this.heldToken = undefined;
+      this.heldUntil = undefined;
       this.formAt = undefined;
       this.probeAt = undefined;
       this.commit = undefined;
