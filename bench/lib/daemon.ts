@@ -55,7 +55,9 @@ export async function startBenchDaemon(name: string, extraConfig: string): Promi
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ringcast-bench-'));
   const port = await freePort();
   const conf = path.join(dir, 'ringcast.conf');
-  writeFileSync(conf, `Spread_Segment 127.0.0.1:${port} {\n  ${name} 127.0.0.1\n}\n${extraConfig}\n`);
+  // Benchmarks may run as root where no DaemonUser account exists: the daemon then stays root.
+  const rootLine = process.getuid?.() === 0 ? 'AllowRunAsRoot = true\n' : '';
+  writeFileSync(conf, `Spread_Segment 127.0.0.1:${port} {\n  ${name} 127.0.0.1\n}\n${rootLine}${extraConfig}\n`);
   const socketPath = path.join(dir, 'client.sock');
   const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', DAEMON_ENTRY, '-c', conf, '-n', name, '--unix-socket', socketPath], {
     cwd: REPO_ROOT,

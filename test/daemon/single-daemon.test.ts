@@ -14,10 +14,10 @@ import {
   type ServiceName,
   type SpreadConnection,
 } from '../../src/client/index.js';
-import { encodeConnectRequest } from '../../src/session/codec.js';
+import { encodeAuthChoice, encodeConnectRequest } from '../../src/session/codec.js';
 import { MessageType } from '../../src/session/protocol.js';
 import { runCli } from '../helpers/daemons.js';
-import { clientFrame, rawConnect, rawSession } from '../helpers/raw-session.js';
+import { clientFrame, messagesOf, rawConnect, rawSession, sleep } from '../helpers/raw-session.js';
 import { startSingleDaemon, type SingleDaemon } from '../helpers/single-daemon.js';
 
 const RECEIVE_MS = 5000;
@@ -343,5 +343,76 @@ describe('single ringcastd: ringcast user through a pipe', () => {
     // The tool quit: the peer sees it go.
     expect(await recvMembership(peer)).toMatchObject({ reason: 'disconnect', changed: '#piped#d1' });
     await peer.disconnect();
+  });
+});
+
+describe('single ringcastd: protocol details seen on the wire (capture C probes)', () => {
+  it('rejects libraries older than 3.1.0 (REJECT_VERSION) and unknown or empty auth choices (REJECT_AUTH)', async () => {
+    const old = await rawConnect({ port: d.port });
+    await old.write(Buffer.from([3, 0, 1, 5, 0x61, 0x62, 0x63, 0x64, 0x65]));
+    await old.waitBytes(1, 3000);
+    expect(old.received().toString('hex')).toBe('f9');
+    expect(await old.closedWithin(3000)).toBe('closed');
+    for (const choice of [encodeAuthChoice(['FOO']), Buffer.alloc(90)]) {
+      const c = await rawConnect({ port: d.port });
+      await c.write(encodeConnectRequest({ major: 5, minor: 0, patch: 1, membership: true, priority: 0, name: 'authx' }));
+      await c.waitBytes(6, 3000);
+      await c.write(choice);
+      await c.waitBytes(7, 3000);
+      expect(c.received().subarray(6).toString('hex')).toBe('f7');
+      expect(await c.closedWithin(3000)).toBe('closed');
+    }
+  });
+
+  it('ignores a duplicate join and the leave of a group not joined; a message to no group goes nowhere', async () => {
+    const a = await rawSession({ port: d.port }, 'dup-a');
+    const b = await session('dup-b');
+    await a.write(clientFrame(MessageType.JOIN_MESS, a.privateGroup, ['dupg']));
+    await a.write(clientFrame(MessageType.JOIN_MESS, a.privateGroup, ['dupg']));
+    await a.write(clientFrame(MessageType.LEAVE_MESS, a.privateGroup, ['never-joined']));
+    await a.write(clientFrame(MessageType.AGREED_MESS, a.privateGroup, [], 'to nobody'));
+    await a.write(clientFrame(MessageType.AGREED_MESS, a.privateGroup, ['dupg'], 'marker'));
+    await a.waitFor(() => messagesOf(a).length >= 2, 3000, 'join membership and marker');
+    await sleep(100);
+    const frames = messagesOf(a);
+    expect(frames).toHaveLength(2);
+    expect(frames[0]!.readUInt32LE(0)).toBe((MessageType.REG_MEMB_MESS | MessageType.CAUSED_BY_JOIN | MessageType.ENDIAN_MARKER) >>> 0);
+    expect(frames[1]!.subarray(48 + 32).toString()).toBe('marker');
+    expect(a.isClosed()).toBe(false);
+    await b.join('dupg');
+    expect((await recvMembership(b)).members).toEqual(['#dup-a#d1', '#dup-b#d1']);
+    a.socket.destroy();
+    await b.disconnect();
+  });
+
+  it('converts a big-endian client\'s header to little-endian for receivers and passes its hint untouched', async () => {
+    const be = await rawSession({ port: d.port }, 'bigend');
+    const le = await session('littleend');
+    await le.join('endian');
+    await recvMembership(le);
+    const frame = clientFrame(MessageType.AGREED_MESS, be.privateGroup, ['endian'], 'from-big-endian');
+    frame.writeUInt32BE(MessageType.AGREED_MESS, 0);
+    frame.writeInt32BE(1, 36);
+    frame.writeUInt32BE(0x00123400, 40); // big-endian writer: marker clear, mess_type 0x1234
+    frame.writeInt32BE(15, 44);
+    await be.write(frame);
+    const m = await recvData(le);
+    expect(m).toMatchObject({ service: Service.AGREED, sender: '#bigend#d1', groups: ['endian'], messType: 0x1234, endianMismatch: true });
+    expect(text(m)).toBe('from-big-endian');
+    be.socket.destroy();
+    await le.disconnect();
+  });
+
+  it('delivers one copy to a session reached through a group and its private group at once', async () => {
+    const a = await session('ov-a');
+    const b = await session('ov-b');
+    await joinAll('overlap', [b]);
+    await a.multicast('AGREED', ['overlap', b.privateGroup, 'overlap'], 'once');
+    await a.multicast('AGREED', b.privateGroup, 'marker');
+    const m = await recvData(b);
+    expect(m.groups).toEqual(['overlap', b.privateGroup, 'overlap']);
+    expect(text(await recvData(b))).toBe('marker');
+    await a.disconnect();
+    await b.disconnect();
   });
 });

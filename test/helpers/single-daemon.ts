@@ -30,7 +30,9 @@ export async function startSingleDaemon(opts: SingleDaemonOptions = {}): Promise
   const t = tempDir('ringcast-daemon-');
   try {
     const port = await freePort();
-    const configFile = writeConfig(t.dir, 'ringcast.conf', `Spread_Segment 127.0.0.1:${port} {\n  ${name} 127.0.0.1\n}\n${opts.extraConfig ?? ''}\n`);
+    // Tests may run as root where no DaemonUser account exists: the daemon then stays root (no chroot).
+    const rootLine = process.getuid?.() === 0 ? 'AllowRunAsRoot = true\n' : '';
+    const configFile = writeConfig(t.dir, 'ringcast.conf', `Spread_Segment 127.0.0.1:${port} {\n  ${name} 127.0.0.1\n}\n${rootLine}${opts.extraConfig ?? ''}\n`);
     const socketPath = path.join(t.dir, 'client.sock');
     const daemon = await startDaemonProcess(['-c', configFile, '-n', name, '--unix-socket', socketPath], { name });
     return {
