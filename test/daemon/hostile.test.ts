@@ -396,6 +396,54 @@ describe('hostile clients against ringcastd', () => {
     await expectUnaffected();
   }, 40_000);
 
+  it('at most 997 sessions: further connections get REJECT_QUOTA, and a slot frees when a session leaves', async () => {
+    const conns: RawConnection[] = [];
+    const hello = (i: number): Buffer =>
+      Buffer.concat([encodeConnectRequest({ major: 5, minor: 0, patch: 1, membership: false, priority: 0, name: `q${i}` }), encodeAuthChoice(['NULL'])]);
+    const isAnswered = (b: Buffer): boolean => b.length >= 1 && (b[0] === 0xfd || (b.length >= 11 && b.length >= 11 + b[10]!));
+    try {
+      for (let batch = 0; batch < 10; batch++) {
+        await Promise.all(
+          Array.from({ length: 100 }, async (_, j) => {
+            const c = await rawConnect({ port: d.port });
+            conns.push(c);
+            // Ringcast takes a pipelined handshake: request and choice in one write.
+            await c.write(hello(batch * 100 + j)).catch(() => undefined);
+          }),
+        );
+      }
+      await Promise.all(conns.map((c) => c.waitFor(isAnswered, 10_000, 'an accept or REJECT_QUOTA')));
+      const rejected = conns.filter((c) => c.received()[0] === 0xfd);
+      const accepted = conns.filter((c) => c.received()[0] === 5);
+      expect(accepted.length + rejected.length).toBe(1000);
+      // alpha, beta, observer and the two stalled handshakes hold five of the 997 slots.
+      expect(accepted.length).toBeLessThanOrEqual(992);
+      expect(accepted.length).toBeGreaterThanOrEqual(980);
+      for (const c of rejected) {
+        expect(c.received().toString('hex')).toBe('fd');
+        expect(await c.closedWithin(CLOSE_WAIT_MS)).toBe('closed');
+      }
+      expect(await waitForLog(d.daemon, /rejected: REJECT_QUOTA \(-3\): 997 sessions already/)).toBeDefined();
+      // One session leaves; a new one gets in once its slot is released.
+      accepted[0]!.socket.end();
+      let again: RawSession | undefined;
+      for (let attempt = 0; attempt < 20 && again === undefined; attempt++) {
+        await sleep(100);
+        again = await rawSession({ port: d.port }, 'q-again').catch(() => undefined);
+      }
+      expect(again?.privateGroup).toBe('#q-again#d1');
+      again?.socket.destroy();
+    } finally {
+      for (const c of conns) c.socket.destroy();
+    }
+    // Every slot is released again: 200 more sessions can connect.
+    await sleep(300);
+    const more = await Promise.all(Array.from({ length: 200 }, (_, i) => rawSession({ port: d.port }, `m${i}`)));
+    expect(more.every((m) => m.privateGroup.startsWith('#m'))).toBe(true);
+    for (const m of more) m.socket.destroy();
+    await expectUnaffected();
+  }, 30_000);
+
   it(`a client stalled mid-handshake is dropped after the handshake timeout (${HANDSHAKE_TIMEOUT_MS / 1000} s)`, async () => {
     const deadline = stallStartedAt + HANDSHAKE_TIMEOUT_MS + 3000;
     for (const [c, what] of [
