@@ -130,6 +130,7 @@ export class TotemNode implements TotemEngine {
 
   // Gather.
   private gather: Gather | undefined;
+  private awaitingCommit = false;
   private joinAt: number | undefined;
   private consensusAt: number | undefined;
 
@@ -776,6 +777,7 @@ export class TotemNode implements TotemEngine {
       for (const id of this.members) initial.set(id, this.incarnations.get(id) ?? 0);
       if (this.commit) for (const e of this.commit.members) initial.set(e.id, this.incarnations.get(e.id) ?? e.incarnation);
       this.gather = new Gather(this.self, this.inc, initial, this.ringSeqMax);
+      this.awaitingCommit = false;
       this.state = 'gather';
       this.st.gathers++;
       this.tokenSent = undefined;
@@ -840,10 +842,21 @@ export class TotemNode implements TotemEngine {
 
   private checkConsensus(now: number): void {
     const g = this.gather;
-    if (this.state !== 'gather' || !g || !g.consensus()) return;
+    if (this.state !== 'gather' || !g) return;
+    if (!g.consensus()) {
+      this.awaitingCommit = false;
+      return;
+    }
     const members = g.members();
-    // Totem §4.3: the representative (smallest id) forms the commit token; others wait for it.
-    if (members[0] !== this.self) return;
+    // Totem §4.3: the representative (smallest id) forms the commit token; others wait for it,
+    // for up to the form timeout before silent processors are failed again.
+    if (members[0] !== this.self) {
+      if (!this.awaitingCommit) {
+        this.awaitingCommit = true;
+        this.consensusAt = now + Math.max(this.o.timeouts.formMs, this.o.timeouts.consensusMs);
+      }
+      return;
+    }
     const seq = Math.max(this.ringSeqMax, g.ringSeqMax, this.ring.seq) + 1;
     const ring: RingId = { rep: this.self, seq };
     const entries: CommitEntry[] = members.map((id) => ({
