@@ -52,6 +52,8 @@ export class Harness {
   /** Partition label per daemon: packets only flow between equal labels. */
   readonly side = new Map<DaemonId, number>();
   loss: number;
+  /** Drop hook: return true to lose this packet. */
+  dropIf: ((from: DaemonId, to: DaemonId, bytes: Uint8Array) => boolean) | undefined;
   private readonly rand: () => number;
   private flight: InFlight[] = [];
   private order = 0;
@@ -144,6 +146,7 @@ export class Harness {
       for (const to of targets) {
         this.packetsSent++;
         if (this.loss > 0 && this.rand() < this.loss) continue;
+        if (this.dropIf?.(id, to, t.bytes)) continue;
         const lat = (this.opts.latencyMs ?? 1) + this.rand() * (this.opts.jitterMs ?? 0);
         this.flight.push({ at: this.now + lat, order: this.order++, from: id, to, bytes: t.bytes });
       }

@@ -120,6 +120,11 @@ describe('ring of three', () => {
     expect(h.messages(3)).toEqual(m1);
     const safe = (h.events.get(2) ?? []).filter((e) => e.type === 'message' && e.service === 0x20);
     expect(safe).toHaveLength(30);
+    // One total order across service levels: seqs never go back within the configuration.
+    for (const id of [1, 2, 3]) {
+      const seqs = (h.events.get(id) ?? []).filter((e) => e.type === 'message').map((e) => (e.type === 'message' ? e.seq : 0));
+      expect(seqs.every((x, i) => i === 0 || x >= seqs[i - 1]!)).toBe(true);
+    }
     expect(checkEvs(h)).toEqual([]);
   });
 
@@ -138,6 +143,29 @@ describe('ring of three', () => {
     const retrans = [1, 2, 3].reduce((n, id) => n + h.node(id).stats().retransmissions, 0);
     expect(retrans).toBeGreaterThan(0);
     for (const id of [1, 2, 3]) expect(h.node(id).status().members).toEqual([1, 2, 3]);
+  });
+
+  it('retransmits a lost token without any membership change', () => {
+    const h = new Harness({ ids: [1, 2, 3], seed: 12 });
+    h.startAll();
+    h.run(600);
+    let dropped = 0;
+    h.dropIf = (from, to, bytes) => {
+      if (dropped === 0 && from === 1 && to === 2 && decodeHeader(bytes)?.type === PacketType.TOKEN) {
+        dropped++;
+        return true;
+      }
+      return false;
+    };
+    h.submit(1, { service: 0x10, stream: 0, payload: enc.encode('after-drop') });
+    h.run(h.now + 300);
+    expect(dropped).toBe(1);
+    expect(h.node(1).stats().tokenRetransmits).toBeGreaterThan(0);
+    for (const id of [1, 2, 3]) {
+      expect(h.node(id).stats().tokenLosses).toBe(0);
+      expect(h.messages(id)).toEqual(['1:after-drop']);
+    }
+    expect(configs(h, 1).filter((c) => c.startsWith('r'))).toHaveLength(2);
   });
 
   it('honours the personal window and the window', () => {
