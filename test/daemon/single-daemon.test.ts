@@ -3,6 +3,7 @@
  * driven through the client library over TCP and the Unix socket, through raw sockets where the
  * exact bytes matter, and through `ringcast user` on a pipe.
  */
+import { existsSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connect,
@@ -414,5 +415,26 @@ describe('single ringcastd: protocol details seen on the wire (capture C probes)
     expect(text(await recvData(b))).toBe('marker');
     await a.disconnect();
     await b.disconnect();
+  });
+});
+
+describe('single ringcastd: shutdown', () => {
+  it('on SIGTERM closes every session, removes its Unix socket and exits 0', async () => {
+    const own = await startSingleDaemon({ name: 'd1' });
+    try {
+      expect(statSync(own.socketPath).isSocket()).toBe(true);
+      expect(statSync(own.socketPath).mode & 0o777).toBe(0o666);
+      const t = await connect(own.tcpAddress, { name: 'st', timeoutMs: 5000 });
+      const u = await connect(own.socketPath, { name: 'su', timeoutMs: 5000 });
+      const closed = [t, u].map((c) => new Promise<string | undefined>((resolve) => c.once('close', (e) => resolve(e?.code))));
+      own.daemon.proc.kill('SIGTERM');
+      const code = await Promise.race([own.daemon.exited, sleep(5000).then(() => 'timeout')]);
+      expect(code).toBe(0);
+      expect(await Promise.all(closed)).toEqual(['CONNECTION_CLOSED', 'CONNECTION_CLOSED']);
+      expect(existsSync(own.socketPath)).toBe(false);
+      expect(own.daemon.output()).toMatch(/daemon d1 stopped/);
+    } finally {
+      await own.stop();
+    }
   });
 });
