@@ -438,3 +438,17 @@ describe('single ringcastd: shutdown', () => {
     }
   });
 });
+
+describe('single ringcastd: client interfaces (spec §1, §12)', () => {
+  it('listens for clients on the C interface of the daemon\'s interface block', async () => {
+    // conf/spread.conf documents this layout: ring traffic on one address, clients on another.
+    const own = await startSingleDaemon({ name: 'd1', interfaces: '{ D 127.0.0.1  C 127.0.0.2 }' });
+    try {
+      const c = await connect(`${own.port}@127.0.0.2`, { name: 'iface', timeoutMs: 3000 }).catch((e: unknown) => e);
+      expect(c, 'TCP connect to the C interface 127.0.0.2').not.toBeInstanceOf(Error);
+      if (!(c instanceof Error)) await (c as SpreadConnection).disconnect();
+    } finally {
+      await own.stop();
+    }
+  });
+});

@@ -23,6 +23,8 @@ export interface SingleDaemonOptions {
   name?: string;
   /** Extra configuration lines after the segment. */
   extraConfig?: string;
+  /** Text after the daemon's address inside the segment, e.g. an interface block `{ D 127.0.0.1 C 127.0.0.2 }`. */
+  interfaces?: string;
 }
 
 export async function startSingleDaemon(opts: SingleDaemonOptions = {}): Promise<SingleDaemon> {
@@ -32,7 +34,7 @@ export async function startSingleDaemon(opts: SingleDaemonOptions = {}): Promise
     const port = await freePort();
     // Tests may run as root where no DaemonUser account exists: the daemon then stays root (no chroot).
     const rootLine = process.getuid?.() === 0 ? 'AllowRunAsRoot = true\n' : '';
-    const configFile = writeConfig(t.dir, 'ringcast.conf', `Spread_Segment 127.0.0.1:${port} {\n  ${name} 127.0.0.1\n}\n${rootLine}${opts.extraConfig ?? ''}\n`);
+    const configFile = writeConfig(t.dir, 'ringcast.conf', `Spread_Segment 127.0.0.1:${port} {\n  ${name} 127.0.0.1 ${opts.interfaces ?? ''}\n}\n${rootLine}${opts.extraConfig ?? ''}\n`);
     const socketPath = path.join(t.dir, 'client.sock');
     const daemon = await startDaemonProcess(['-c', configFile, '-n', name, '--unix-socket', socketPath], { name });
     return {
