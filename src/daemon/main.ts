@@ -111,6 +111,7 @@ export async function startDaemon(args: DaemonArgs): Promise<RunningDaemon> {
     logger,
     incarnation,
     clientPort,
+    clientHosts: clientHostsFor(self),
     unixSocketPath: unixPath,
     ipAllowed: (peer) => ipAllowed(ipRules, peer),
     engine,
@@ -139,6 +140,16 @@ export async function startDaemon(args: DaemonArgs): Promise<RunningDaemon> {
       logger.close();
     },
   };
+}
+
+/**
+ * §1, §12: with an interface block, clients are served only on its C (or untyped) interfaces.
+ * Without one, Spread listens on every address; Ringcast listens on the daemon's own address, so
+ * that daemons sharing a port on 127.0.0.1, .2 and .3 do not collide.
+ */
+function clientHostsFor(self: DaemonEntry): string[] {
+  const hosts = self.interfaces.filter((i) => i.kinds.has('C')).map((i) => i.address);
+  return hosts.length > 0 ? hosts : [self.address];
 }
 
 function withDefaultPort(cfg: RingcastConfig, port: number): RingcastConfig {
