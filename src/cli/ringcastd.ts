@@ -22,13 +22,14 @@ const program = new Command('ringcastd')
   .option('-p, --port <port>', 'port: the daemon port of the built-in default, or the client port with -c', parsePort)
   .option('--unix-socket <path>', 'client Unix socket path (empty string: none)')
   .option('--capture-packets <file>', 'diagnostic: append every ring datagram this daemon sends to FILE, exactly as sent')
+  .option('--allow-run-as-root', 'as AllowRunAsRoot = true: started as root, keep running as root when DaemonUser/DaemonGroup do not exist')
   .showHelpAfterError();
 
 program.parse();
-const o = program.opts<{ config?: string; name?: string; port?: number; unixSocket?: string; capturePackets?: string }>();
+const o = program.opts<{ config?: string; name?: string; port?: number; unixSocket?: string; capturePackets?: string; allowRunAsRoot?: boolean }>();
 
 try {
-  const running = await startDaemon({ configFile: o.config, name: o.name, port: o.port, unixSocket: o.unixSocket, capturePackets: o.capturePackets });
+  const running = await startDaemon({ configFile: o.config, name: o.name, port: o.port, unixSocket: o.unixSocket, capturePackets: o.capturePackets, allowRunAsRoot: o.allowRunAsRoot });
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

@@ -8,7 +8,8 @@
  */
 import type { DaemonEntry, RingcastConfig } from '../config/index.js';
 import { GroupTable, encodeGroupRequest, type GroupRequest } from '../groups/index.js';
-import { ClientListener, type SessionHandle, type SessionRequest } from '../session/listener.js';
+import type { ServerAuthContext } from '../../crypto/session/index.js';
+import { ClientListener, type AccessControl, type SessionHandle, type SessionRequest } from '../session/listener.js';
 import type { RingEvent, TotemEngine, TotemStatus } from '../ring/types.js';
 import { ringIdKey } from '../util/ids.js';
 import { Service, type ServiceLevel } from '../util/service.js';
@@ -32,6 +33,10 @@ export interface DaemonOptions {
   transmit?: (to: number | 'ring' | 'configured', bytes: Uint8Array) => void;
   /** Monotonic clock in ms. */
   now?: () => number;
+  /** RC-PASSWORD / RC-PUBKEY credentials (hardening.ts); required when either method is enabled. */
+  keyedAuth?: ServerAuthContext;
+  /** Group access control (AccessControlFile); absent: every join and send is allowed. */
+  accessControl?: AccessControl;
 }
 
 export interface DaemonStatus {
@@ -91,10 +96,15 @@ export class RingcastDaemon {
         unixPath: opts.unixSocketPath,
         allowedAuthMethods: cfg.allowedAuthMethods,
         requiredAuthMethods: cfg.requiredAuthMethods,
+        tcpAuth: cfg.tcpAuth,
+        unixAuth: cfg.unixAuth,
+        nullAuthFromNetwork: cfg.nullAuthFromNetwork,
+        keyedAuth: opts.keyedAuth,
+        accessControl: opts.accessControl,
         ipAllowed: opts.ipAllowed,
         sessionQueueMessagesMax: cfg.maxSessionMessages,
         sessionsMax: 997,
-        handshakeTimeoutMs: 10_000,
+        handshakeTimeoutMs: cfg.authHandshakeTimeoutMs,
         socketPortReuse: cfg.socketPortReuse,
         log: (level, msg) => this.log.log(level, msg, 'SESSION'),
       },
@@ -102,8 +112,10 @@ export class RingcastDaemon {
     );
   }
 
-  async start(): Promise<void> {
+  /** Binds the client listeners, runs `beforeRing` (the privilege drop), then joins the ring. */
+  async start(opts: { beforeRing?: () => void } = {}): Promise<void> {
     await this.listener.listen();
+    opts.beforeRing?.();
     this.engine.start(this.now());
     this.pump();
     this.log.log('info', `daemon ${this.opts.self.name} (${this.opts.self.address}:${this.opts.self.port}) serving clients`);

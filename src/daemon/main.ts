@@ -25,6 +25,7 @@ import { decodeMonitorRequest, encodeMonitorReply } from './monitor-protocol.js'
 import { UdpTransport } from './udp-transport.js';
 import { totemOptionsFor } from './totem-options.js';
 import { createPacketProtection, type RingPacketProtection } from './packet-protection.js';
+import { hardenProcess, keyedAuthFor, loadSessionSecurity } from './hardening.js';
 
 export interface DaemonArgs {
   configFile?: string;
@@ -34,6 +35,8 @@ export interface DaemonArgs {
   unixSocket?: string;
   /** Diagnostic: append every ring datagram sent to this file (see UdpTransportOptions.captureFile). */
   capturePackets?: string;
+  /** As `AllowRunAsRoot = true` in the configuration. */
+  allowRunAsRoot?: boolean;
 }
 
 export interface RunningDaemon {
@@ -53,6 +56,7 @@ function localAddresses(): string[] {
 export async function startDaemon(args: DaemonArgs): Promise<RunningDaemon> {
   let config = args.configFile !== undefined ? loadConfig(args.configFile) : defaultConfig();
   if (args.configFile === undefined && args.port !== undefined) config = withDefaultPort(config, args.port);
+  if (args.allowRunAsRoot === true) config = { ...config, allowRunAsRoot: true };
   const self = findSelf(config, { name: args.name, localAddresses: localAddresses() });
   const clientPort = args.configFile !== undefined && args.port !== undefined ? args.port : self.port;
   const logger = new Logger({
@@ -62,6 +66,7 @@ export async function startDaemon(args: DaemonArgs): Promise<RunningDaemon> {
     debugFlags: config.debugFlags,
   });
   const ipRules = loadAccessIpFor(config);
+  const security = await loadSessionSecurity(config, logger);
   const incarnation = Date.now();
   let unixPath = args.unixSocket !== undefined ? args.unixSocket || undefined : unixSocketPathFor(config, self);
   if (unixPath !== undefined && clientPort !== self.port && args.unixSocket === undefined) unixPath = `/tmp/${clientPort}`;
@@ -115,15 +120,19 @@ export async function startDaemon(args: DaemonArgs): Promise<RunningDaemon> {
     unixSocketPath: unixPath,
     ipAllowed: (peer) => ipAllowed(ipRules, peer),
     engine,
+    keyedAuth: keyedAuthFor(security, self.name),
+    accessControl: security.accessControl,
     transmit: transport
       ? (to, bytes) => transport!.send(to === 'ring' ? members() : to === 'configured' ? others : [to], protection!.seal(bytes))
       : undefined,
   });
   daemonRef = daemon;
   try {
-    await daemon.start();
+    await daemon.start({ beforeRing: () => hardenProcess(config, logger, security) });
   } catch (err) {
+    await daemon.listener.close();
     await transport?.close();
+    security.close();
     throw err;
   }
   return {
@@ -136,6 +145,7 @@ export async function startDaemon(args: DaemonArgs): Promise<RunningDaemon> {
       // Give the departure announcement a moment on the wire before the socket closes.
       await new Promise((r) => setTimeout(r, 20));
       await transport?.close();
+      security.close();
       logger.log('info', `daemon ${self.name} stopped`);
       logger.close();
     },

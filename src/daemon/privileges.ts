@@ -185,7 +185,7 @@ export function dropPrivileges(opts: DropOptions): DropResult {
   }
   const stayRoot = (why: string): DropResult => {
     if (opts.allowRunAsRoot) return { kind: 'stayed-root', warning: `${why}; continuing as root because running as root is explicitly allowed` };
-    throw new PrivilegeError('PRIVILEGE_DROP_FAILED', `${why}; refusing to run as root (create the account, or allow running as root explicitly)`);
+    throw new PrivilegeError('PRIVILEGE_DROP_FAILED', `${why}; refusing to run as root (create the account, or set AllowRunAsRoot = true in the configuration)`);
   };
 
   const user = lookupAccount(opts.passwdFile ?? '/etc/passwd', opts.user);

@@ -89,8 +89,12 @@ export function writeConfig(dir: string, name: string, text: string): string {
 }
 
 /** Spawns ringcastd with the given arguments and waits (bounded) until it serves clients. */
-export async function startDaemonProcess(args: string[], opts: { name?: string; readyTimeoutMs?: number; cwd?: string } = {}): Promise<DaemonProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', DAEMON_ENTRY, ...args], {
+export async function startDaemonProcess(
+  args: string[],
+  opts: { name?: string; readyTimeoutMs?: number; cwd?: string; /** Pass --allow-run-as-root (default true: tests run as root without a daemon account). */ allowRunAsRoot?: boolean } = {},
+): Promise<DaemonProcess> {
+  const rootArgs = opts.allowRunAsRoot === false ? [] : ['--allow-run-as-root'];
+  const proc = spawn(process.execPath, ['--import', 'tsx', DAEMON_ENTRY, ...rootArgs, ...args], {
     cwd: opts.cwd ?? REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_NO_WARNINGS: '1' },
