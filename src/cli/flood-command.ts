@@ -10,7 +10,8 @@
 import { performance } from 'node:perf_hooks';
 import { randomInt } from 'node:crypto';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { connect, type SpreadConnection } from '../client/index.js';
+import { connect, type ClientAuthMethod, type SpreadConnection } from '../client/index.js';
+import { addAuthOptions, authMethodsFrom, type AuthCliOptions } from './auth-options.js';
 import { SpreadLimits } from '../session/protocol.js';
 import { parseServiceName, SERVICE_NAMES, type ServiceLevel } from '../util/service.js';
 
@@ -35,6 +36,8 @@ export interface FloodOptions {
   windowMessages: number;
   /** Called with progress notes meant for stderr. */
   note?: (s: string) => void;
+  /** Authentication methods for both connections (default NULL). */
+  authMethods?: (string | ClientAuthMethod)[];
 }
 
 export interface RateReport {
@@ -104,7 +107,7 @@ export async function runFlood(o: FloodOptions): Promise<FloodReport> {
   try {
     let receiving: Promise<void> | undefined;
     if (o.receiver) {
-      const rx = await connect(o.address, { signal: ac.signal });
+      const rx = await connect(o.address, { signal: ac.signal, authMethods: o.authMethods });
       connections.push(rx);
       await joinAll(rx, o.groups, ac.signal);
       o.note?.(`receiver ${rx.privateGroup} ready on ${o.groups.length} group(s)`);
@@ -130,7 +133,7 @@ export async function runFlood(o: FloodOptions): Promise<FloodReport> {
       });
     }
     if (o.sender) {
-      const tx = await connect(o.address, { membership: false, signal: ac.signal });
+      const tx = await connect(o.address, { membership: false, signal: ac.signal, authMethods: o.authMethods });
       connections.push(tx);
       const payload = Buffer.alloc(o.size, 0x2e);
       payload.writeUInt32LE(FLOOD_MAGIC, 0);
@@ -202,7 +205,7 @@ function serviceArg(v: string): ServiceLevel {
 }
 
 export function registerFloodCommand(program: Command): void {
-  program
+  const cmd = program
     .command('flood')
     .description('bounded throughput and latency test in the manner of spflooder; sends and receives by default')
     .option('-s, --spread <address>', 'daemon: PORT (Unix socket /tmp/PORT), PORT@HOST (TCP) or a socket path', '4803')
@@ -215,12 +218,15 @@ export function registerFloodCommand(program: Command): void {
     .option('--receiver', 'only receive (start it before the sender)')
     .option('--window <n>', 'messages in flight when sending and receiving in one process', intIn(1, 1000), 200)
     .option('--timeout <ms>', 'stop after this long even if unfinished (exit status 2)', intIn(1, 24 * 3600 * 1000), 60_000)
-    .addOption(new Option('--json', 'print the report as JSON'))
-    .action(async (opts: { spread: string; messages: number; size: number; service: ServiceLevel; group: string; groups: number; sender?: boolean; receiver?: boolean; window: number; timeout: number; json?: boolean }) => {
+    .addOption(new Option('--json', 'print the report as JSON'));
+  addAuthOptions(cmd).action(
+    async (opts: { spread: string; messages: number; size: number; service: ServiceLevel; group: string; groups: number; sender?: boolean; receiver?: boolean; window: number; timeout: number; json?: boolean } & AuthCliOptions) => {
       const both = !opts.sender && !opts.receiver;
       const groups = opts.groups === 1 ? [opts.group] : Array.from({ length: opts.groups }, (_, i) => `${opts.group}-${i}`);
       try {
+        const authMethods = await authMethodsFrom(opts);
         const report = await runFlood({
+          authMethods,
           address: opts.spread,
           messages: opts.messages,
           size: opts.size,
@@ -238,5 +244,6 @@ export function registerFloodCommand(program: Command): void {
         process.stderr.write(`ringcast flood: ${e instanceof Error ? e.message : String(e)}\n`);
         process.exitCode = 1;
       }
-    });
+    },
+  );
 }

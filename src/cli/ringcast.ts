@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { registerFloodCommand } from './flood-command.js';
 import { registerKeygenCommand } from './keygen-command.js';
 import { registerMonitorCommand } from './monitor-command.js';
+import { registerPasswdCommand } from './passwd-command.js';
 import { registerSimCommand } from './sim-command.js';
 import { registerUserCommand } from './user-command.js';
 
@@ -17,5 +18,6 @@ registerFloodCommand(program);
 registerMonitorCommand(program);
 registerSimCommand(program);
 registerKeygenCommand(program);
+registerPasswdCommand(program);
 
 await program.parseAsync();

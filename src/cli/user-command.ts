@@ -7,7 +7,8 @@
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { Command } from 'commander';
-import { connect, describeReceived, SpreadError, type Received, type ServiceName, type SpreadConnection } from '../client/index.js';
+import { connect, describeReceived, SpreadError, type ClientAuthMethod, type Received, type ServiceName, type SpreadConnection } from '../client/index.js';
+import { addAuthOptions, authMethodsFrom, type AuthCliOptions } from './auth-options.js';
 import { parseServiceName, SERVICE_NAMES, type ServiceLevel } from '../util/service.js';
 
 /** Messages `b` sends at most in one burst. */
@@ -45,6 +46,8 @@ export interface UserSessionOptions {
   errors: Writable;
   /** Print the menu and prompts (when stdin is a terminal). */
   interactive: boolean;
+  /** Authentication methods (default NULL). */
+  authMethods?: (string | ClientAuthMethod)[];
 }
 
 class Printer {
@@ -86,7 +89,7 @@ export async function runUserSession(o: UserSessionOptions): Promise<number> {
   const say = (s: string): void => void o.output.write(`${s}\n`);
   let conn: SpreadConnection;
   try {
-    conn = await connect(o.address, { name: o.name });
+    conn = await connect(o.address, { name: o.name, authMethods: o.authMethods });
   } catch (e) {
     o.errors.write(`ringcast user: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
@@ -268,15 +271,24 @@ export async function runUserSession(o: UserSessionOptions): Promise<number> {
 }
 
 export function registerUserCommand(program: Command): void {
-  program
+  const cmd = program
     .command('user')
     .description('interactive client in the manner of spuser: join, leave, send and receive, one command per line on stdin')
     .option('-s, --spread <address>', 'daemon: PORT (Unix socket /tmp/PORT), PORT@HOST (TCP) or a socket path', '4803')
     .option('-u, --user <name>', 'private name, 1..10 characters', 'user')
     .option('-r, --random', 'let the daemon assign a unique private name (overrides -u)')
-    .addHelpText('after', MENU)
-    .action(async (opts: { spread: string; user: string; random?: boolean }) => {
+    .addHelpText('after', MENU);
+  addAuthOptions(cmd).action(async (opts: { spread: string; user: string; random?: boolean } & AuthCliOptions) => {
+      let authMethods: (string | ClientAuthMethod)[];
+      try {
+        authMethods = await authMethodsFrom(opts);
+      } catch (e) {
+        process.stderr.write(`ringcast user: ${e instanceof Error ? e.message : String(e)}\n`);
+        process.exitCode = 1;
+        return;
+      }
       const code = await runUserSession({
+        authMethods,
         address: opts.spread,
         name: opts.random ? undefined : opts.user,
         input: process.stdin,
