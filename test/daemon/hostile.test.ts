@@ -164,6 +164,19 @@ describe('hostile clients against ringcastd', () => {
     await expectUnaffected();
   });
 
+  it('a reset (client closing with unread data) is an implicit disconnect', async () => {
+    const s = await hostileMember('resetter');
+    // Unread frames wait in its receive buffer, so closing sends RST rather than FIN.
+    await alpha.multicast('AGREED', ['hgrp'], 'unread');
+    await s.waitFor(() => messagesOf(s).length >= 2, 3000, 'an unread message');
+    s.socket.pause();
+    s.socket.resetAndDestroy();
+    const m = await nextMatching(observer, (x) => x.kind === 'membership' && x.changed === s.privateGroup);
+    expect(m).toMatchObject({ reason: 'disconnect' });
+    expect(await logAbout(s.privateGroup, /socket error ECONNRESET/)).toBeDefined();
+    await expectUnaffected();
+  });
+
   it('data_len above the maximum kills the session (no crash); the 5.0.1 crash band is delivered', async () => {
     const s = await hostileMember('toolong');
     await s.write(rawHeader({ type: MessageType.AGREED_MESS, sender: s.privateGroup, numGroups: 1, dataLen: 144_000 - 32 + 1 }));
