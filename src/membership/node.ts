@@ -138,7 +138,12 @@ export class TotemNode implements TotemEngine {
   private commit: CommitToken | undefined;
   /** The gather whose consensus the commit token was built on (stale-join filter). */
   private committedGather: Gather | undefined;
+  /**
+   * Form timeout (Totem §4.3/§4.4): commit and recovery must progress (a commit token or a token
+   * of the forming ring) within formMs, and finish within formHardAt, else back to gather.
+   */
   private formAt: number | undefined;
+  private formHardAt: number | undefined;
   private next: RingLog | undefined;
   private nextMembers: DaemonId[] = [];
   private nextInc = new Map<DaemonId, number>();
@@ -319,7 +324,9 @@ export class TotemNode implements TotemEngine {
       this.st.tokenLosses++;
       this.enterGather(now);
     }
-    if (this.formAt !== undefined && now >= this.formAt && (this.state === 'commit' || this.state === 'recovery')) {
+    const formExpired =
+      (this.formAt !== undefined && now >= this.formAt) || (this.formHardAt !== undefined && now >= this.formHardAt);
+    if (formExpired && (this.state === 'commit' || this.state === 'recovery')) {
       // Totem §4.3: commit or recovery did not complete in time.
       this.enterGather(now);
     }
@@ -360,6 +367,7 @@ export class TotemNode implements TotemEngine {
     this.joinAt = undefined;
     this.consensusAt = undefined;
     this.formAt = undefined;
+    this.formHardAt = undefined;
     this.probeAt = undefined;
     void now;
   }
@@ -382,7 +390,10 @@ export class TotemNode implements TotemEngine {
     if (this.tokenSent) t = Math.min(t, this.tokenSent.deadline);
     if (this.heldUntil !== undefined) t = Math.min(t, this.heldUntil);
     if (this.tokenLossAt !== undefined) t = Math.min(t, this.tokenLossAt);
-    if (this.formAt !== undefined && (this.state === 'commit' || this.state === 'recovery')) t = Math.min(t, this.formAt);
+    if (this.state === 'commit' || this.state === 'recovery') {
+      if (this.formAt !== undefined) t = Math.min(t, this.formAt);
+      if (this.formHardAt !== undefined) t = Math.min(t, this.formHardAt);
+    }
     if (this.state === 'gather') {
       if (this.joinAt !== undefined) t = Math.min(t, this.joinAt);
       if (this.consensusAt !== undefined) t = Math.min(t, this.consensusAt);
@@ -588,6 +599,7 @@ export class TotemNode implements TotemEngine {
     this.tokenSeqSeen = t.tokenSeq;
     this.tokenSent = undefined;
     this.tokenLossAt = now + this.o.timeouts.tokenLossMs;
+    if (this.state === 'recovery') this.formAt = now + this.o.timeouts.formMs;
     if (this.state === 'recovery' && t.doneCount >= this.nextMembers.length) {
       // EVS: every member holds every recovered message; install the new ring.
       this.install(now);
@@ -785,6 +797,7 @@ export class TotemNode implements TotemEngine {
       this.heldToken = undefined;
       this.heldUntil = undefined;
       this.formAt = undefined;
+      this.formHardAt = undefined;
       this.probeAt = undefined;
       this.commit = undefined;
       this.committedGather = undefined;
@@ -897,6 +910,8 @@ export class TotemNode implements TotemEngine {
     this.gather = undefined;
     this.state = 'commit';
     this.formAt = now + this.o.timeouts.formMs;
+    // Two commit rotations and a few recovery rotations, each hop allowed up to formMs.
+    this.formHardAt = now + this.o.timeouts.formMs * (4 + 2 * c.members.length);
     this.joinAt = undefined;
     this.consensusAt = undefined;
     this.tokenSeqSeen = c.tokenSeq;
@@ -943,6 +958,7 @@ export class TotemNode implements TotemEngine {
         return;
       }
       this.tokenSent = undefined;
+      this.formAt = now + this.o.timeouts.formMs;
       const rep = c.ring.rep === this.self;
       if (this.state === 'commit') {
         if (c.rotation === 1) {
@@ -995,7 +1011,8 @@ export class TotemNode implements TotemEngine {
     this.myPreviousFcc = 0;
     this.myPreviousBacklog = 0;
     this.previousAruOut = 0;
-    this.tokenLossAt = c.members.length > 1 ? now + this.o.timeouts.tokenLossMs : undefined;
+    // Until the first token of the forming ring arrives, the form timeout watches progress.
+    this.tokenLossAt = undefined;
     if (c.ring.seq > this.ringSeqMax) this.ringSeqMax = c.ring.seq;
   }
 
@@ -1061,6 +1078,7 @@ export class TotemNode implements TotemEngine {
     this.recoveryQueue = [];
     this.recoveryHead = 0;
     this.formAt = undefined;
+    this.formHardAt = undefined;
     this.packer.restartPartial();
     this.probeAt = now + this.o.timeouts.mergeDetectMs;
     if (members.length === 1) {
