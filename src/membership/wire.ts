@@ -2,6 +2,14 @@
  * Membership packet formats (Totem §4): join messages (gather), merge probes (foreign message
  * detection between partitioned rings) and the commit token. Same header, reader and writer as
  * the ring packets (src/ring/wire.ts); the same strictness: undefined on anything malformed.
+ *
+ * Layouts (after the 16-byte header; ring = rep u32 + seq u53):
+ *   JOIN    ring (sender's regular ring) | ringSeqMax u53 | flags u8 (1 = leave)
+ *           | proc count u16 | (id u32, incarnation u53)* | fail count u16 | id u32*
+ *   PROBE   ring
+ *   COMMIT  new ring | tokenSeq u53 | rotation u8 (1|2) | member count u16 | per member, ids
+ *           strictly ascending: id u32 | incarnation u53 | filled u8 | old ring | old aru u53
+ *           | old high u53 | old safe u53 | old delivered u53 | form length u16 (≤ 1024) | form
  */
 import type { DaemonId, RingId } from '../util/ids.js';
 import { FORM_FIELD_BYTES_MAX } from '../ring/types.js';

@@ -7,6 +7,16 @@
  * incarnations) travel as float64 and are checked to be non-negative safe integers on decode.
  * Every decoder checks every length before reading and returns undefined on any malformed,
  * truncated or oversized input; nothing here throws on bad input.
+ *
+ * Layouts (u53 = float64 holding a non-negative safe integer, ring = rep u32 + seq u53):
+ *   header  magic 0x52 u8 | version 1 u8 | type u8 | 0 u8 | sender u32 | incarnation u53   (16 bytes)
+ *   DATA    header | ring | seq u53 (≥1) | flags u8 (1 = recovery carrier)
+ *           [carrier: old ring | old seq u53 | old sender u32] | item count u16 (≥1)
+ *           | items: service u8 | frag u8 (1 first, 2 last) | stream u32 | length u16 | bytes
+ *   TOKEN   header | ring | tokenSeq u53 | seq u53 | aru u53 (≤ seq) | aruId u32 | flags u8
+ *           (1 = aruId present) | fcc u16 | backlog u32 | rotation u32 | doneCount u16
+ *           | rtr count u16 | rtr seqs u53 (each 1..seq)
+ * Membership packets (JOIN 3, COMMIT 4, PROBE 5): see src/membership/wire.ts.
  */
 import type { DaemonId, RingId } from '../util/ids.js';
 import { isServiceLevel, type ServiceLevel } from '../util/service.js';
