@@ -1,7 +1,8 @@
 /**
  * Single-daemon benchmark: one ringcastd process (a one-daemon ring) and, in this process, the
  * client sessions that load it:
- *   (a) SESSIONS_WANTED sessions connected at once (half TCP, half Unix socket);
+ *   (a) SESSIONS_WANTED sessions connected at once (half TCP, half Unix socket); the daemon holds
+ *       at most 997 (Spread's MAX_SESSIONS), so the rest are counted as REJECT_QUOTA;
  *   (b) GROUPS distinct groups joined, spread round-robin over the sessions;
  *   (c) a flood of 1 KB AGREED messages from SENDERS sender sessions, each to its own group of
  *       RECEIVERS_PER_GROUP receiver sessions, closed-loop (each sender keeps at most
@@ -304,7 +305,7 @@ export async function main(): Promise<SingleDaemonBenchResult> {
     const fl = result.flood;
     console.log(`(c) ${fl.messagesSent} messages in ${round(seconds, 2)} s`);
     console.log(
-      `summary: ${result.sessions.connected} sessions, ${GROUPS} groups; ${fl.messagesPerSecond} msg/s sent, ${fl.deliveriesPerSecond} deliveries/s, ` +
+      `summary: ${result.sessions.connected}/${SESSIONS_WANTED} sessions (${result.sessions.rejectedQuota} REJECT_QUOTA: 997 is the session limit), ${GROUPS} groups; ${fl.messagesPerSecond} msg/s sent, ${fl.deliveriesPerSecond} deliveries/s, ` +
         `${fl.deliveredMBPerSecond} MB/s delivered; latency p50 ${fl.latencyMs.p50} ms, p99 ${fl.latencyMs.p99} ms ` +
         `(light load: p50 ${result.lightLoad.latencyMs.p50} ms, p99 ${result.lightLoad.latencyMs.p99} ms); ` +
         `daemon peak RSS ${Math.round(result.daemon.rssPeakKiB / 1024)} MiB, CPU ${result.daemon.cpuMs.total} ms (${result.daemon.cpuPercentDuringFlood}% of a core during the flood; load generator ${result.loadGeneratorCpuMs} ms); lost ${fl.lost}`,
