@@ -59,7 +59,9 @@ export async function startBenchDaemon(name: string, extraConfig: string): Promi
   const rootLine = process.getuid?.() === 0 ? 'AllowRunAsRoot = true\n' : '';
   writeFileSync(conf, `Spread_Segment 127.0.0.1:${port} {\n  ${name} 127.0.0.1\n}\n${rootLine}${extraConfig}\n`);
   const socketPath = path.join(dir, 'client.sock');
-  const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', DAEMON_ENTRY, '-c', conf, '-n', name, '--unix-socket', socketPath], {
+  // e.g. RINGCAST_BENCH_DAEMON_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the daemon.
+  const nodeArgs = (process.env.RINGCAST_BENCH_DAEMON_NODE_ARGS ?? '').split(/\s+/).filter((a) => a.length > 0);
+  const proc: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', DAEMON_ENTRY, '-c', conf, '-n', name, '--unix-socket', socketPath], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_NO_WARNINGS: '1' },
