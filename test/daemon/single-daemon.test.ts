@@ -312,6 +312,19 @@ describe('single ringcastd: membership', () => {
     await Promise.all([alice.disconnect(), quiet.disconnect(), carol.disconnect()]);
   });
 
+  it('sends a session without the membership flag no self-leave either', async () => {
+    const quiet = await session('q-leave', { membership: false });
+    const other = await session('q-other');
+    await quiet.join('qgrp');
+    await quiet.leave('qgrp');
+    await other.multicast('AGREED', quiet.privateGroup, 'first thing');
+    const m = await recv(quiet);
+    expect(m.kind).toBe('data');
+    expect(m.kind === 'data' && text(m)).toBe('first thing');
+    await quiet.disconnect();
+    await other.disconnect();
+  });
+
   it('assigns a private name of Spread\'s form when none is given', async () => {
     const c = await connect(d.tcpAddress, { timeoutMs: 5000 });
     open.push(c);
