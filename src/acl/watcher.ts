@@ -4,7 +4,7 @@
  * for the file's name are debounced, then the file is re-read. A new file that does not load leaves
  * the previous rules in force and logs why.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { loadAcl } from './load.js';
 import type { AclAction, AclPolicy } from './policy.js';
@@ -52,13 +52,15 @@ export class AclWatcher {
   }
 
   /**
-   * After chroot(runtimeDir) the file's path changes; the directory watch keeps working, and later
-   * re-reads use the path inside the new root. A path outside runtimeDir cannot be re-read then.
+   * Called right after chroot(runtimeDir): later re-reads use the path as seen inside the jail. A
+   * path under runtimeDir loses that prefix; any other path must exist inside the jail too (for
+   * example a read-only bind mount of its directory at the same place under runtimeDir), else
+   * changes cannot be picked up any more. The directory watch set before the chroot keeps working.
    */
   rebase(runtimeDir: string): void {
     const root = runtimeDir.replace(/\/+$/, '');
     if (this.path.startsWith(root + '/')) this.path = this.path.slice(root.length);
-    else this.log('error', `access control file ${this.path} is outside ${runtimeDir}: changes will not be picked up after chroot`);
+    else if (!existsSync(this.path)) this.log('error', `access control file ${this.path} is neither under ${runtimeDir} nor visible at that path inside it: changes will not be picked up after the chroot (restart to apply them)`);
   }
 
   /** Re-reads now (also for SIGHUP). Returns true if the new rules are in force. */

@@ -7,6 +7,7 @@
  * `NAME <base64 public key>` to append to the daemon's AuthorizedKeysFile.
  */
 import type { Command } from 'commander';
+import type { OptionValueSource } from 'commander';
 import { RingcastError } from '../util/errors.js';
 import { DEFAULT_CLUSTER_KEY_PATH, writeClusterKeyFile } from '../../keys/index.js';
 import { generateClientKeyPair, initSessionCrypto, isValidKeyIdentity, writeClientKeyFile } from '../../crypto/session/index.js';
@@ -18,10 +19,11 @@ interface KeygenOptions {
   comment?: string;
 }
 
-async function writeClientKey(o: KeygenOptions): Promise<void> {
+async function writeClientKey(o: KeygenOptions, outSource: OptionValueSource | undefined): Promise<void> {
   if (o.identity === undefined) throw new RingcastError('KEYGEN_OPTIONS', '--client needs --identity NAME (the daemon maps the key to key:NAME)');
   if (!isValidKeyIdentity(o.identity)) throw new RingcastError('KEYGEN_OPTIONS', `"${o.identity}" is not a valid key identity (1..64 of A-Z a-z 0-9 . _ - @ +)`);
-  if (o.out === undefined) throw new RingcastError('KEYGEN_OPTIONS', '--client needs --out FILE (the secret key file; FILE.pub gets the public line)');
+  // The cluster key's default path is no place for a client secret: --out must be given.
+  if (o.out === undefined || outSource === 'default') throw new RingcastError('KEYGEN_OPTIONS', '--client needs --out FILE (the secret key file; FILE.pub gets the public line)');
   await initSessionCrypto();
   const written = writeClientKeyFile(o.out, generateClientKeyPair(), { identity: o.identity, comment: o.comment });
   process.stdout.write(
@@ -34,14 +36,14 @@ export function registerKeygenCommand(program: Command): Command {
   return program
     .command('keygen')
     .description('create a new cluster secret key file (256 random bits, mode 0400), or with --client an RC-PUBKEY client key pair')
-    .option('-o, --out <file>', `where to write the key; an existing file is never overwritten (cluster key default: ${DEFAULT_CLUSTER_KEY_PATH})`)
+    .option('-o, --out <file>', 'where to write the key; an existing file is never overwritten (required with --client)', DEFAULT_CLUSTER_KEY_PATH)
     .option('--client', 'create a client Ed25519 key pair for RC-PUBKEY instead of a cluster key')
     .option('--identity <name>', 'with --client: the identity the daemon maps the key to (key:<name>)')
     .option('--comment <text>', 'with --client: a comment for the .pub line')
-    .action(async (options: KeygenOptions) => {
+    .action(async (options: KeygenOptions, command: Command) => {
       try {
         if (options.client) {
-          await writeClientKey(options);
+          await writeClientKey(options, command.getOptionValueSource('out'));
           return;
         }
         if (options.identity !== undefined) throw new RingcastError('KEYGEN_OPTIONS', '--identity applies to client keys: add --client');
