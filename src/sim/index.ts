@@ -37,6 +37,7 @@ export { formatReport, formatTrace, relevantEntries, prettify, type TraceOptions
 export { shrinkFailure, type ShrinkResult } from './shrink.js';
 export {
   buildOptions,
+  scaledTimeouts,
   runSeed,
   sweep,
   parseSeedRange,

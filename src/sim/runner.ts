@@ -4,7 +4,26 @@
  */
 import { checkHistory, type CheckOptions, type CheckResult, type PropertyName } from './checker.js';
 import { Prng } from './prng.js';
-import { defaultSimOptions, Simulation, type EngineFactory, type SimOptions, type SimRun } from './simulator.js';
+import { DEFAULT_TIMEOUTS, defaultSimOptions, Simulation, type EngineFactory, type SimOptions, type SimRun } from './simulator.js';
+import type { TotemTimeouts } from '../ring/types.js';
+
+/**
+ * Timeouts scaled to the ring: a token rotation takes about daemons × one-way delay, and the
+ * token-loss timeout must stay well above it (as Spread's 1250 ms is above a LAN rotation), or
+ * every ring breaks by itself. The defaults suit 5 daemons at up to 5 ms.
+ */
+export function scaledTimeouts(daemons: number, delayMaxMs: number): TotemTimeouts {
+  const factor = Math.max(1, (daemons * delayMaxMs) / 25);
+  const t = DEFAULT_TIMEOUTS;
+  return {
+    tokenLossMs: Math.round(t.tokenLossMs * factor),
+    tokenRetransmitMs: Math.round(t.tokenRetransmitMs * Math.max(1, delayMaxMs / 5)),
+    joinMs: Math.round(t.joinMs * Math.max(1, delayMaxMs / 5)),
+    consensusMs: Math.round(t.consensusMs * factor),
+    formMs: Math.round(t.formMs * factor),
+    mergeDetectMs: Math.round(t.mergeDetectMs * factor),
+  };
+}
 
 /** User-level knobs. Any left undefined is drawn from the seed, so a sweep covers many mixes. */
 export interface SimSpec {
@@ -34,7 +53,7 @@ export function buildOptions(seed: number, spec: SimSpec, engineFactory: EngineF
   const partitions = spec.partitions ?? mix.chance(0.7);
   const crashes = spec.crashes ?? mix.chance(0.6);
   const lossBursts = spec.lossBursts ?? lossRate > 0;
-  const steps = spec.steps ?? mix.range(3, 7);
+  const steps = spec.steps ?? mix.range(3, 6);
   // Load and delay vary too: bursts of traffic stress flow control and back-pressure, wide
   // jitter reorders heavily and brings delays near the token retransmission timeout.
   const messagesPerSecond = spec.messagesPerSecond ?? mix.pick([20, 40, 40, 40, 150]);
@@ -45,6 +64,7 @@ export function buildOptions(seed: number, spec: SimSpec, engineFactory: EngineF
     steps,
     faults: { partitions, crashes, lossBursts },
     network: { ...base.network, lossRate, delayMinMs, delayMaxMs },
+    timeouts: scaledTimeouts(daemons, delayMaxMs),
     clients: { ...base.clients, messagesPerSecond },
     // A healthy run installs a few dozen configurations per daemon; far more is a storm.
     configurationInstallsMax: 300 * daemons,

@@ -74,13 +74,17 @@ export interface SimOptions {
 /** Simulated wall-clock time at the start of every run, for incarnations (2023-11-14T22:13:20Z). */
 export const INCARNATION_EPOCH_MS = 1_700_000_000_000;
 
+/**
+ * Timeouts for simulated daemons: short against the simulated 0-15 ms network delays, so that
+ * rings form, carry traffic and break many times within one fault schedule.
+ */
 export const DEFAULT_TIMEOUTS: TotemTimeouts = {
-  tokenLossMs: 200,
-  tokenRetransmitMs: 40,
-  joinMs: 40,
-  consensusMs: 300,
-  formMs: 300,
-  mergeDetectMs: 200,
+  tokenLossMs: 100,
+  tokenRetransmitMs: 20,
+  joinMs: 20,
+  consensusMs: 150,
+  formMs: 150,
+  mergeDetectMs: 100,
 };
 
 export const DEFAULT_SERVICES: readonly ServiceLevel[] = [
@@ -98,7 +102,8 @@ export function defaultSimOptions(seed: number, engineFactory: EngineFactory): S
     daemons: 5,
     steps: 6,
     faults: { partitions: true, crashes: true, lossBursts: true },
-    stepMs: [100, 500],
+    // Some faults follow each other faster than a ring forms, others leave time to form and work.
+    stepMs: [100, 1000],
     network: { delayMinMs: 1, delayMaxMs: 4, lossRate: 0.05, duplicationRate: 0.01 },
     clients: { streams: 3, messagesPerSecond: 40, bodyBytesMax: 4000, services: DEFAULT_SERVICES },
     timeouts: { ...DEFAULT_TIMEOUTS },
