@@ -12,10 +12,13 @@
  *   rotation with nothing to send), peak RSS (VmHWM), and for Totem rings the packets sent per
  *   token rotation (from the daemon's monitor status).
  *
- * Run: `npx tsx bench/ring.ts` (about two minutes); `--quick` for a shorter run, `--json FILE` to
- * also write the JSON record. Prints the machine, one line per variant, then the JSON record.
+ * Run: `npx tsx bench/ring.ts` (about a minute). Options: `--quick` (shorter, noisier),
+ * `--daemons 1,3`, `--messages N` (flood size), `--window N` / `--personal-window N` (Totem flow
+ * control), `--packet-bytes N` (MaxPacketBytes: how many 1 KB messages share a datagram), `--profile DIR` (daemons write CPU profiles there on exit), `--json FILE` (also write
+ * the JSON record). Prints the machine, one line per variant, then the JSON record.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
@@ -33,6 +36,21 @@ const FLOOD_WINDOW_MESSAGES = 600;
 /** Multicasts handed to the client socket but not yet written. */
 const SEND_PIPELINE_MESSAGES_MAX = 64;
 const CLOCK_TICKS_PER_SEC = 100;
+
+const PROFILE_PRELOAD = `import inspector from 'node:inspector';
+import { writeFileSync } from 'node:fs';
+const session = new inspector.Session();
+session.connect();
+session.post('Profiler.enable');
+session.post('Profiler.setSamplingInterval', { interval: 200 });
+session.post('Profiler.start');
+process.on('exit', () => {
+  // The in-process inspector session answers synchronously, so this completes before exit.
+  session.post('Profiler.stop', (err, res) => {
+    if (!err) writeFileSync(%DIR% + '/' + process.pid + '.cpuprofile', JSON.stringify(res.profile));
+  });
+});
+`;
 
 export interface Percentiles {
   p50: number;
@@ -195,8 +213,15 @@ async function floodOnce(tx: SpreadConnection, rx: SpreadConnection, service: 'A
   return { messages, seconds: (lastReceive - firstSend) / 1e6, latencies };
 }
 
-async function benchRing(size: number, opts: { floodMessages: number; pingRounds: number }, record: BenchRecord, print: (s: string) => void): Promise<void> {
-  const ring = await startRing({ size, timeouts: { ...LAN_TIMEOUTS } });
+interface BenchOptions {
+  floodMessages: number;
+  pingRounds: number;
+  /** Extra daemon configuration lines (e.g. Window, PersonalWindow). */
+  extraConfig: string;
+}
+
+async function benchRing(size: number, opts: BenchOptions, record: BenchRecord, print: (s: string) => void): Promise<void> {
+  const ring = await startRing({ size, timeouts: { ...LAN_TIMEOUTS }, extraConfig: opts.extraConfig });
   const conns: SpreadConnection[] = [];
   try {
     const pids = ring.names.map((n) => ring.daemon(n).pid);
@@ -297,19 +322,39 @@ function summary(r: VariantResult): string {
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<BenchRecord> {
   const quick = argv.includes('--quick');
-  const jsonAt = argv.indexOf('--json');
-  const jsonFile = jsonAt >= 0 ? argv[jsonAt + 1] : undefined;
-  const sizesAt = argv.indexOf('--daemons');
-  const sizes = sizesAt >= 0 ? (argv[sizesAt + 1] ?? '1,3').split(',').map(Number) : [1, 3];
-  const opts = { floodMessages: quick ? 10_000 : 40_000, pingRounds: quick ? 500 : 2000 };
+  const valueOf = (flag: string): string | undefined => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const extra: string[] = [];
+  if (valueOf('--window') !== undefined) extra.push(`Window = ${Number(valueOf('--window'))}`);
+  if (valueOf('--personal-window') !== undefined) extra.push(`PersonalWindow = ${Number(valueOf('--personal-window'))}`);
+  if (valueOf('--packet-bytes') !== undefined) extra.push(`MaxPacketBytes = ${Number(valueOf('--packet-bytes'))}`);
+  const profileDir = valueOf('--profile');
+  if (profileDir !== undefined) {
+    // --cpu-prof is refused in NODE_OPTIONS, --import is not: daemons inherit a preload that
+    // profiles through the inspector and writes DIR/<pid>.cpuprofile when the daemon exits.
+    mkdirSync(profileDir, { recursive: true });
+    const preload = path.join(path.resolve(profileDir), 'profile-preload.mjs');
+    writeFileSync(preload, PROFILE_PRELOAD.replace('%DIR%', JSON.stringify(path.resolve(profileDir))));
+    process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(preload).href}`.trim();
+  }
+  const opts: BenchOptions = {
+    floodMessages: Number(valueOf('--messages') ?? (quick ? 10_000 : 40_000)),
+    pingRounds: quick ? 500 : 2000,
+    extraConfig: extra.join('\n'),
+  };
   const record: BenchRecord = {
     machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, loadAverage: os.loadavg().map(round3) },
     messageBytes: MESSAGE_BYTES,
     idle: [],
     variants: [],
   };
+  const jsonFile = valueOf('--json');
+  const sizes = (valueOf('--daemons') ?? '1,3').split(',').map(Number);
   const print = (s: string): void => void process.stdout.write(`${s}\n`);
   print(`machine: ${record.machine.cpu}, ${record.machine.cores} logical cores, Node ${record.machine.node}, load average ${record.machine.loadAverage.join(' ')}`);
+  if (opts.extraConfig) print(`configuration: ${extra.join(', ')}`);
   print(`messages: ${MESSAGE_BYTES} B, flood of ${opts.floodMessages} (window ${FLOOD_WINDOW_MESSAGES}), ping-pong ${opts.pingRounds} rounds; sender/pinger on the first daemon, receiver/ponger on the last`);
   for (const size of sizes) await benchRing(size, opts, record, print);
   print(JSON.stringify(record));
