@@ -529,12 +529,15 @@ export function checkHistory(history: History, options: CheckOptions = {}): Chec
           const p = posI.get(id);
           if (p === undefined) continue;
           if (p < lastPos) {
+            const at = (inc: IncView, m: string): Delivered => inc.delivered[inc.pos.get(m)!]!;
+            const involved = [at(incs[i]!, id), at(incs[i]!, lastId), at(incs[j]!, id), at(incs[j]!, lastId)];
             report({
               property: 'total-order',
               description: `${incs[i]!.name} delivered ${id} before ${lastId}; ${incs[j]!.name} delivered ${lastId} before ${id}`,
               daemons: [incs[i]!.h.daemon, incs[j]!.h.daemon],
               messages: [lastId, id],
-              configurations: [],
+              configurations: [...new Set(involved.map((d) => d.cKey))],
+              atMs: Math.max(...involved.map((d) => d.ev.atMs)),
             });
             pairViolation = true;
             break;

@@ -1,6 +1,15 @@
 /**
  * Deterministic simulation of Totem engines with seeded faults, and the extended virtual
- * synchrony checker. Construct a Simulation (or use runSeed / sweep), run it, check its History.
+ * synchrony checker.
+ *
+ *   const options = buildOptions(seed, { daemons: 5, partitions: true }, totemEngineFactory);
+ *   const run = new Simulation(options).run();      // SimRun: history, log, logHash, schedule
+ *   const check = checkHistory(run.history);        // CheckResult: violations by property
+ *   if (!check.ok) console.log(formatReport(run, check));
+ *
+ * runSeed(seed, spec, factory) does the middle two lines; sweep(from, to, spec, factory) loops;
+ * shrinkFailure re-runs with fewer fault actions. The default engine factory is in engine.js
+ * (kept out of this index so that the simulator and checker load without the Totem engine).
  */
 export { Prng, splitmix32 } from './prng.js';
 export { EventQueue } from './event-queue.js';
