@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MembershipMessage, Received, TransitionalMessage } from '../../src/client/index.js';
-import { loadConfig } from '../../src/config/index.js';
+import { loadConfig, type DaemonEntry } from '../../src/config/index.js';
 import { sendMonitorRequest } from '../../src/monitor/control.js';
 import { FAST_TIMEOUTS, recordingClient, startRing, type RecordingClient, type Ring } from '../helpers/ring.js';
 import { dataOf, flood, groupEvents, sendBurst } from '../helpers/ring-traffic.js';
@@ -125,6 +125,10 @@ describe('faults with short membership timeouts', () => {
     const inV = new Set(vseq);
     expect(vseq.filter((x) => inSeq.has(x))).toEqual(seq.filter((x) => inV.has(x)));
     expect(vseq.filter((x) => !inSeq.has(x)).every((x) => x.startsWith('v:'))).toBe(true);
+    // EVS safe delivery: the victim delivered only in the regular configuration, so a SAFE message
+    // it delivered had reached every member, and the survivors deliver it too.
+    const isSafe = (x: string): boolean => Number(x.slice(x.indexOf(':') + 1)) % 3 === 2;
+    expect(vseq.filter((x) => isSafe(x) && !inSeq.has(x))).toEqual([]);
     expect(v.closed).toBe(true);
   }, 60_000);
 
@@ -215,6 +219,67 @@ describe('faults with short membership timeouts', () => {
       expect(v.groupId).toEqual((viewsOf(p1.log, g, before[0])[0] as MembershipMessage).groupId);
     }
     await exchange(all, g, 'healed', 40);
+  }, 60_000);
+
+  it('partition under flood: each side delivers every message of its own clients in one order per side, agreeing on what both saw', async () => {
+    const g = 'surge';
+    const cfg = loadConfig(ring.configFile);
+    const [e1, e2, e3] = cfg.daemons as [DaemonEntry, DaemonEntry, DaemonEntry];
+    const all = [await client('d1', 'u1'), await client('d2', 'u2'), await client('d3', 'u3')];
+    const [u1, u2, u3] = all as [RecordingClient, RecordingClient, RecordingClient];
+    await allJoined(all, g);
+    const before = all.map((c) => c.log.length);
+    const floods = all.map((c) => flood(c, g, 'z', { windowMessages: 48, size: 300, service: (i) => (i % 2 ? 'SAFE' : 'AGREED') }));
+    await u1.until((l) => dataOf(l, 'z').length >= 500, 15_000, 'traffic under way');
+    const partition = async (blocked: Map<DaemonEntry, DaemonEntry[]>): Promise<void> => {
+      await Promise.all([...blocked].map(async ([d, b]) => expect(await sendMonitorRequest(cfg, d, b.length ? { command: 'partition', blocked: b.map((x) => x.id) } : { command: 'heal' })).toEqual({ ok: true })));
+    };
+    await partition(new Map([[e1, [e3]], [e2, [e3]], [e3, [e1, e2]]]));
+    const split = (c: RecordingClient, n: number): boolean => c.log.some((m) => isNetworkView(m, g) && m.members.length === n);
+    await Promise.all([u1.until(() => split(u1, 2), 10_000, 'left view'), u2.until(() => split(u2, 2), 10_000, 'left view'), u3.until(() => split(u3, 1), 10_000, 'right view')]);
+    await u1.until((l) => dataOf(l.slice(l.findIndex((m) => isNetworkView(m, g) && m.members.length === 2)), 'z').length >= 200, 10_000, 'traffic after the split');
+    await Promise.all(floods.map((f) => f.stop()));
+    const sent = new Map(all.map((c, i) => [c.name, floods[i]!.sent]));
+    for (const c of all) expect(sent.get(c.name)).toBeGreaterThan(0);
+    const hasOwnSide = (cs: RecordingClient[]) => (l: readonly Received[]): boolean => cs.every((s) => dataOf(l, 'z').filter((x) => x.startsWith(`${s.name}:`)).length >= sent.get(s.name)!);
+    for (const c of [u1, u2]) await c.until(hasOwnSide([u1, u2]), 15_000, 'every message of the left side');
+    await u3.until(hasOwnSide([u3]), 15_000, 'every message of the right side');
+
+    // The left side: identical events, views in the same place.
+    const left1 = groupEvents(u1.log.slice(before[0]), g, 'z');
+    expect(groupEvents(u2.log.slice(before[1]), g, 'z')).toEqual(left1);
+    const right = groupEvents(u3.log.slice(before[2]), g, 'z');
+    for (const ev of [left1, right]) {
+      expect(ev.filter((e) => !e.startsWith('D ')).map((e) => e.split(' ')[0] + (e.startsWith('M ') ? ` ${e.split(' ')[1]}` : ''))).toEqual(['T', 'M network']);
+    }
+    // Every client's own messages, complete and in order, on its own side.
+    const seqL = dataOf(u1.log.slice(before[0]), 'z');
+    const seqR = dataOf(u3.log.slice(before[2]), 'z');
+    const own = (seq: string[], name: string): string[] => seq.filter((x) => x.startsWith(`${name}:`));
+    for (const n of ['u1', 'u2']) expect(own(seqL, n)).toEqual(Array.from({ length: sent.get(n)! }, (_, i) => `${n}:${i}`));
+    expect(own(seqR, 'u3')).toEqual(Array.from({ length: sent.get('u3')! }, (_, i) => `u3:${i}`));
+    // Messages from the other side form a prefix of its senders' streams, and both sides order what they share alike.
+    for (const [seq, others] of [[seqL, ['u3']], [seqR, ['u1', 'u2']]] as const) {
+      for (const n of others) expect(own(seq, n)).toEqual(Array.from({ length: own(seq, n).length }, (_, i) => `${n}:${i}`));
+    }
+    const inR = new Set(seqR);
+    const inL = new Set(seqL);
+    expect(seqL.filter((x) => inR.has(x))).toEqual(seqR.filter((x) => inL.has(x)));
+    // Nothing crosses the partition in the new regular configuration (messages of the old one may
+    // still be delivered between TRANSITION and it: that is the transitional configuration).
+    const afterR = (ev: string[]): string[] => ev.slice(ev.findIndex((e) => e.startsWith('M network')));
+    expect(afterR(left1).filter((e) => e.startsWith('D u3:'))).toEqual([]);
+    expect(afterR(right).filter((e) => e.startsWith('D u1:') || e.startsWith('D u2:'))).toEqual([]);
+    // EVS safe delivery: a SAFE message (odd index) delivered in the old regular configuration reached all three.
+    const beforeT = (ev: string[]): string[] => ev.slice(0, ev.findIndex((e) => e.startsWith('T '))).filter((e) => e.startsWith('D ')).map((e) => e.slice(2));
+    const safeOf = (xs: string[]): string[] => xs.filter((x) => Number(x.slice(x.indexOf(':') + 1)) % 2 === 1);
+    for (const x of safeOf(beforeT(left1))) expect(inR.has(x), `SAFE ${x} delivered on the left in the old configuration`).toBe(true);
+    for (const x of safeOf(beforeT(right))) expect(inL.has(x), `SAFE ${x} delivered on the right in the old configuration`).toBe(true);
+
+    await partition(new Map([[e1, []], [e2, []], [e3, []]]));
+    await ring.waitForRegular(['d1', 'd2', 'd3']);
+    for (const c of all) await c.until((l) => l.some((m) => isNetworkView(m, g) && m.members.length === 3 && l.indexOf(m) >= before[all.indexOf(c)]!), 10_000, 'merged view');
+    await exchange(all, g, 'after-surge', 30);
   }, 60_000);
 });
 
