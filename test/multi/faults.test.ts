@@ -318,4 +318,34 @@ describe('clean shutdown with a long token timeout', () => {
     await q3.until(() => q3.closed, 5000, 'connection closed by the stopping daemon');
     await exchange([q1, q2], g, 'after', 20);
   }, 40_000);
+
+  it('a daemon killed and restarted within the token timeout is a new incarnation: its old members go, it merges back at once', async () => {
+    const g = 'phoenix';
+    await ring.start('d3');
+    await ring.waitForRegular(['d1', 'd2', 'd3']);
+    const all = [await recordingClient(ring, 'd1', 'r1'), await recordingClient(ring, 'd2', 'r2'), await recordingClient(ring, 'd3', 'r3')];
+    clients.push(...all);
+    const [r1, r2, r3] = all as [RecordingClient, RecordingClient, RecordingClient];
+    await allJoined(all, g);
+    const before = [r1.log.length, r2.log.length];
+    const t0 = Date.now();
+    await ring.crash('d3');
+    await ring.start('d3');
+    // Bounded below TokenTimeout: the restarted daemon's join must start the change, not a lost token.
+    const boundMs = tokenMs - 1000;
+    for (const [i, c] of [r1, r2].entries()) {
+      await c.until((l) => l.slice(before[i]).some((m) => isNetworkView(m, g)), Math.max(1, boundMs - (Date.now() - t0)), 'network view after the restart');
+    }
+    await ring.waitForRegular(['d1', 'd2', 'd3'], ['d1', 'd2', 'd3'], Math.max(1, boundMs - (Date.now() - t0)));
+    for (const [i, c] of [r1, r2].entries()) {
+      const views = viewsOf(c.log, g, before[i]);
+      expect(views.map((v) => (v.kind === 'membership' ? v.reason : v.kind))).toEqual(['transitional', 'network']);
+      expect((views[1] as MembershipMessage).members).toEqual([r1.conn.privateGroup, r2.conn.privateGroup]);
+    }
+    expect(r3.closed).toBe(true);
+    const r3b = await recordingClient(ring, 'd3', 'r3b');
+    clients.push(r3b);
+    await r3b.joinAndWait(g);
+    await exchange([r1, r2, r3b], g, 'reborn', 20);
+  }, 40_000);
 });

@@ -7,6 +7,8 @@ import { loadConfig } from '../../src/config/index.js';
 import { Service, type MembershipMessage, type Received } from '../../src/client/index.js';
 import { FAST_TIMEOUTS, recordingClient, startRing, type RecordingClient, type Ring } from '../helpers/ring.js';
 import { dataOf, flood, groupEvents, inDaemonOrder, parsePayload, payload, sendBurst } from '../helpers/ring-traffic.js';
+import { clientFrame, rawSession } from '../helpers/raw-session.js';
+import { MessageType } from '../../src/session/protocol.js';
 
 let ring: Ring;
 const clients: RecordingClient[] = [];
@@ -244,4 +246,34 @@ describe('three daemons in one segment', () => {
     }
     for (const o of observers) expect(lastView(o.log, group)?.members).toEqual(observers.map((x) => x.conn.privateGroup));
   }, 60_000);
+
+  it('removes a client that closes without SP_disconnect (EOF, then reset) at every member with CAUSED_BY_DISCONNECT, after all it sent before an EOF', async () => {
+    const group = 'eof';
+    const [w1, w3] = [await client('d1', 'w1'), await client('d3', 'w3')];
+    for (const c of [w1, w3]) await c.joinAndWait(group);
+    const abrupt = async (name: string, how: 'end' | 'reset'): Promise<string> => {
+      const raw = await rawSession({ port: ring.port, host: ring.address('d2') }, name);
+      await raw.write(clientFrame(MessageType.JOIN_MESS, raw.privateGroup, [group]));
+      for (const c of [w1, w3]) await c.until((l) => l.some((m) => m.kind === 'membership' && m.group === group && m.changed === raw.privateGroup), 10_000, `join of ${name}`);
+      const frames = Array.from({ length: 20 }, (_, i) => clientFrame(MessageType.AGREED_MESS, raw.privateGroup, [group], payload('eof', name, i)));
+      await raw.write(Buffer.concat(frames));
+      if (how === 'end') raw.socket.end();
+      else raw.socket.resetAndDestroy();
+      for (const c of [w1, w3]) {
+        await c.until((l) => l.some((m) => m.kind === 'membership' && m.group === group && m.reason === 'disconnect' && m.changed === raw.privateGroup), 10_000, `disconnect of ${name}`);
+      }
+      return raw.privateGroup;
+    };
+    const eofName = await abrupt('e1', 'end');
+    await abrupt('e2', 'reset');
+    const ev1 = groupEvents(w1.log, group);
+    const ev3 = groupEvents(w3.log, group);
+    const from = (ev: string[]): string[] => ev.slice(ev.findIndex((e) => e.includes(`changed=${w3.conn.privateGroup} `)));
+    expect(from(ev3)).toEqual(from(ev1));
+    // Everything the EOF client wrote before closing is delivered, before its disconnect.
+    const cut = ev1.findIndex((e) => e.startsWith('M disconnect') && e.includes(`changed=${eofName} `));
+    expect(ev1.slice(0, cut).filter((e) => e.startsWith('D e1:'))).toEqual(Array.from({ length: 20 }, (_, i) => `D e1:${i}`));
+    expect(ev1.slice(cut).filter((e) => e.startsWith('D e1:'))).toEqual([]);
+    expect(lastView(w1.log, group)?.members).toEqual([w1.conn.privateGroup, w3.conn.privateGroup]);
+  }, 40_000);
 });
