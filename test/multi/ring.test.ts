@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
+import { sendMonitorRequest } from '../../src/monitor/control.js';
 import { Service, type MembershipMessage, type Received } from '../../src/client/index.js';
 import { FAST_TIMEOUTS, recordingClient, startRing, type RecordingClient, type Ring } from '../helpers/ring.js';
 import { dataOf, flood, groupEvents, inDaemonOrder, parsePayload, payload, sendBurst } from '../helpers/ring-traffic.js';
@@ -276,4 +277,21 @@ describe('three daemons in one segment', () => {
     expect(ev1.slice(cut).filter((e) => e.startsWith('D e1:'))).toEqual([]);
     expect(lastView(w1.log, group)?.members).toEqual([w1.conn.privateGroup, w3.conn.privateGroup]);
   }, 40_000);
+
+  it('answers status to ringcast monitor, and ignores a partition request from an address outside the configuration', async () => {
+    const st = await ring.monitor(['--status']);
+    expect(st.code, st.stderr).toBe(0);
+    const lines = st.stdout.trim().split('\n').map((l) => JSON.parse(l) as { daemon: string; status?: { ring?: { state?: string; members?: number[] }; blocked?: number[] } });
+    const cfg = loadConfig(ring.configFile);
+    expect(lines.map((l) => l.daemon)).toEqual(['d1', 'd2', 'd3']);
+    for (const l of lines) {
+      expect(l.status?.ring?.state).toBe('operational');
+      expect([...(l.status?.ring?.members ?? [])].sort()).toEqual(cfg.daemons.map((d) => d.id).sort());
+      expect(l.status?.blocked).toEqual([]);
+    }
+    const d1 = cfg.daemons[0]!;
+    await expect(sendMonitorRequest(cfg, d1, { command: 'partition', blocked: [cfg.daemons[2]!.id] }, { bindAddress: '127.0.0.9', timeoutMs: 300 })).rejects.toThrow(/did not answer/);
+    const after = await sendMonitorRequest(cfg, d1, { command: 'status' });
+    expect(after.ok && (after.status as { blocked?: number[] }).blocked).toEqual([]);
+  }, 30_000);
 });
