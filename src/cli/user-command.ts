@@ -279,23 +279,23 @@ export function registerUserCommand(program: Command): void {
     .option('-r, --random', 'let the daemon assign a unique private name (overrides -u)')
     .addHelpText('after', MENU);
   addAuthOptions(cmd).action(async (opts: { spread: string; user: string; random?: boolean } & AuthCliOptions) => {
-      let authMethods: (string | ClientAuthMethod)[];
-      try {
-        authMethods = await authMethodsFrom(opts);
-      } catch (e) {
-        process.stderr.write(`ringcast user: ${e instanceof Error ? e.message : String(e)}\n`);
-        process.exitCode = 1;
-        return;
-      }
-      const code = await runUserSession({
-        authMethods,
-        address: opts.spread,
-        name: opts.random ? undefined : opts.user,
-        input: process.stdin,
-        output: process.stdout,
-        errors: process.stderr,
-        interactive: process.stdin.isTTY === true,
-      });
-      process.exitCode = code;
+    let authMethods: (string | ClientAuthMethod)[];
+    try {
+      authMethods = await authMethodsFrom(opts);
+    } catch (e) {
+      process.stderr.write(`ringcast user: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    const code = await runUserSession({
+      authMethods,
+      address: opts.spread,
+      name: opts.random ? undefined : opts.user,
+      input: process.stdin,
+      output: process.stdout,
+      errors: process.stderr,
+      interactive: process.stdin.isTTY === true,
     });
+    process.exitCode = code;
+  });
 }

@@ -8,4 +8,6 @@ export {
   type SessionHandle,
   type SessionRequestHandler,
   type LogLevel,
+  type ListenerAuth,
+  type AccessControl,
 } from './listener.js';

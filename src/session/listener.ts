@@ -819,7 +819,18 @@ export class ClientListener {
 
   /** One record per write; on a keyed session, one sealed frame per record. */
   private write(e: Entry, bytes: Uint8Array): void {
-    const out = e.keys !== undefined ? e.keys.send.seal(bytes) : bytes;
+    let out: Uint8Array;
+    try {
+      out = e.keys !== undefined ? e.keys.send.seal(bytes) : bytes;
+    } catch (err) {
+      // Only a record beyond the frame bound or an exhausted counter gets here: end this session, not the caller's loop.
+      this.opts.log('error', `client ${e.handle?.privateGroup ?? e.peerText}: cannot seal a ${bytes.length}-byte record (${errText(err)}); closing the session`);
+      e.writesClosed = true;
+      e.machine.terminate('frame-rejected');
+      e.socket.destroy();
+      queueMicrotask(() => this.guard(e, () => this.pump(e)));
+      return;
+    }
     e.bytesQueued += out.length;
     e.writeEnds.push(e.bytesQueued);
     e.socket.write(out);
