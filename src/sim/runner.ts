@@ -12,16 +12,17 @@ import type { TotemTimeouts } from '../ring/types.js';
  * token-loss timeout must stay well above it (as Spread's 1250 ms is above a LAN rotation), or
  * every ring breaks by itself. The defaults suit 5 daemons at up to 5 ms.
  */
-export function scaledTimeouts(daemons: number, delayMaxMs: number): TotemTimeouts {
-  const factor = Math.max(1, (daemons * delayMaxMs) / 25);
+export function scaledTimeouts(daemons: number, delayMaxMs: number, stretch = 1): TotemTimeouts {
+  const ring = Math.max(1, (daemons * delayMaxMs) / 25) * stretch;
+  const hop = Math.max(1, delayMaxMs / 5) * stretch;
   const t = DEFAULT_TIMEOUTS;
   return {
-    tokenLossMs: Math.round(t.tokenLossMs * factor),
-    tokenRetransmitMs: Math.round(t.tokenRetransmitMs * Math.max(1, delayMaxMs / 5)),
-    joinMs: Math.round(t.joinMs * Math.max(1, delayMaxMs / 5)),
-    consensusMs: Math.round(t.consensusMs * factor),
-    formMs: Math.round(t.formMs * factor),
-    mergeDetectMs: Math.round(t.mergeDetectMs * factor),
+    tokenLossMs: Math.round(t.tokenLossMs * ring),
+    tokenRetransmitMs: Math.round(t.tokenRetransmitMs * hop),
+    joinMs: Math.round(t.joinMs * hop),
+    consensusMs: Math.round(t.consensusMs * ring),
+    formMs: Math.round(t.formMs * ring),
+    mergeDetectMs: Math.round(t.mergeDetectMs * ring),
   };
 }
 
@@ -58,13 +59,15 @@ export function buildOptions(seed: number, spec: SimSpec, engineFactory: EngineF
   // jitter reorders heavily and brings delays near the token retransmission timeout.
   const messagesPerSecond = spec.messagesPerSecond ?? mix.pick([20, 40, 40, 40, 150]);
   const [delayMinMs, delayMaxMs] = spec.delayMs ?? mix.pick<readonly [number, number]>([[1, 4], [1, 4], [0, 1], [1, 15]]);
+  // All timeouts stretched together by one factor: different timings, the same proportions.
+  const timeoutFactor = 0.75 + mix.float() * 1.25;
   const o: SimOptions = {
     ...base,
     daemons,
     steps,
     faults: { partitions, crashes, lossBursts },
     network: { ...base.network, lossRate, delayMinMs, delayMaxMs },
-    timeouts: scaledTimeouts(daemons, delayMaxMs),
+    timeouts: scaledTimeouts(daemons, delayMaxMs, timeoutFactor),
     clients: { ...base.clients, messagesPerSecond },
     // A healthy run installs a few dozen configurations per daemon; far more is a storm.
     configurationInstallsMax: 300 * daemons,

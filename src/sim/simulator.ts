@@ -65,6 +65,8 @@ export interface SimOptions {
   /** Bound on configuration installs (all daemons together): beyond it the run is a membership storm. */
   configurationInstallsMax: number;
   engineFactory: EngineFactory;
+  /** Each daemon's clock is offset from simulated time by a constant drawn from [0, this]. */
+  clockOffsetMaxMs: number;
   /** Replace the drawn fault schedule (replay, shrinking). */
   schedule?: FaultAction[];
   /** Keep every packet event in the text log too (large; for debugging). */
@@ -115,6 +117,7 @@ export function defaultSimOptions(seed: number, engineFactory: EngineFactory): S
     settleMaxMs: 10000,
     eventsMax: 200_000,
     configurationInstallsMax: 1500,
+    clockOffsetMaxMs: 1_000_000,
     engineFactory,
     logPackets: false,
   };
@@ -158,6 +161,8 @@ type SimEvent =
 interface Slot {
   index: number;
   id: DaemonId;
+  /** This daemon's clock reads simulated time plus this (daemons' clocks do not agree). */
+  clockOffsetMs: number;
   engine: TotemEngine | undefined;
   incarnation: number;
   hist: IncarnationHistory | undefined;
@@ -234,9 +239,11 @@ export class Simulation {
     this.ids = drawDaemonIds(this.root.fork('ids'), options.daemons);
     this.ids.forEach((id, i) => this.names.set(id, `d${i}`));
     this.component = new Array<number>(options.daemons).fill(0);
+    const clockRng = this.root.fork('clocks');
     this.slots = this.ids.map((id, index) => ({
       index,
       id,
+      clockOffsetMs: clockRng.int(options.clockOffsetMaxMs + 1),
       engine: undefined,
       incarnation: 0,
       hist: undefined,
@@ -332,6 +339,11 @@ export class Simulation {
     this.note({ atMs: this.now, kind: 'error', text: reason });
   }
 
+  /** The time as the daemon's own clock shows it. */
+  private localNow(slot: Slot): number {
+    return this.now + slot.clockOffsetMs;
+  }
+
   private note(e: LogEntry): void {
     this.log.push(e);
     this.digest.addString(`${e.atMs}|${e.daemon ?? ''}|${e.kind}|${e.text}`);
@@ -353,7 +365,7 @@ export class Simulation {
           slot.spinCount = 0;
         }
         this.digest.addString(`t${this.now}:${ev.slot}`);
-        this.call(slot, (e) => e.handleTimeout(this.now));
+        this.call(slot, (e) => e.handleTimeout(this.localNow(slot)));
         break;
       }
       case 'client':
@@ -416,13 +428,13 @@ export class Simulation {
       return;
     }
     slot.engine = engine;
-    this.call(slot, (e) => e.start(this.now));
+    this.call(slot, (e) => e.start(this.localNow(slot)));
     if (!this.healed) this.scheduleClient(slot);
   }
 
   private stopDaemon(slot: Slot, how: 'crash' | 'leave'): void {
     if (slot.engine === undefined || slot.hist === undefined) return;
-    if (how === 'leave') this.call(slot, (e) => e.leave(this.now));
+    if (how === 'leave') this.call(slot, (e) => e.leave(this.localNow(slot)));
     slot.engine = undefined;
     slot.timerGen++;
     slot.hist.endedAtMs = this.now;
@@ -459,10 +471,11 @@ export class Simulation {
     for (let tx = engine.pollTransmit(); tx !== undefined; tx = engine.pollTransmit()) {
       this.transmit(slot, engine, tx.to, tx.bytes);
     }
-    const deadline = engine.pollTimeout();
-    if (deadline !== undefined && !Number.isFinite(deadline)) {
-      this.engineError(slot, `pollTimeout returned ${deadline}`);
+    const local = engine.pollTimeout();
+    if (local !== undefined && !Number.isFinite(local)) {
+      this.engineError(slot, `pollTimeout returned ${local}`);
     }
+    const deadline = local === undefined ? undefined : local - slot.clockOffsetMs;
     if (deadline !== slot.timerAtMs) {
       slot.timerGen++;
       slot.timerAtMs = deadline;
@@ -586,7 +599,7 @@ export class Simulation {
     this.packets.delivered++;
     this.digest.addString(`r${this.now}:${from}>${to}`);
     const fromId = this.slots[from]!.id;
-    this.call(slot, (e) => e.handlePacket(this.now, fromId, bytes));
+    this.call(slot, (e) => e.handlePacket(this.localNow(slot), fromId, bytes));
   }
 
   // ---- Clients ------------------------------------------------------------------------------
@@ -618,7 +631,7 @@ export class Simulation {
     const accepted = { value: false };
     const m = msg;
     this.call(slot, (e) => {
-      accepted.value = e.submit(this.now, { service: m.service, stream: m.key.stream, payload: m.payload });
+      accepted.value = e.submit(this.localNow(slot), { service: m.service, stream: m.key.stream, payload: m.payload });
       if (accepted.value) {
         // Recorded before draining, so a delivery made during submit() follows its submission.
         slot.hist!.events.push({ kind: 'submit', atMs: this.now, messageId: id, stream: m.key.stream, service: m.service, deliveredBefore: slot.deliveredCount });

@@ -17,6 +17,8 @@ function probeRun(schedule: FaultAction[], tweak: (o: SimOptions) => void = () =
   o.network = { delayMinMs: 1, delayMaxMs: 3, lossRate: 0, duplicationRate: 0 };
   o.clients = { ...o.clients, messagesPerSecond: 0 };
   o.settleMaxMs = 100;
+  // Probe times are compared with simulated time below: clocks agree here.
+  o.clockOffsetMaxMs = 0;
   tweak(o);
   const sim = new Simulation(o);
   const run = sim.run();
