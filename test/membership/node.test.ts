@@ -220,6 +220,41 @@ describe('ring of three', () => {
   });
 });
 
+describe('hostile input', () => {
+  it('bit-flipped and truncated copies of live packets never throw and never break the ring', () => {
+    const h = new Harness({ ids: [1, 2, 3], seed: 13 });
+    h.startAll();
+    h.run(600);
+    const captured: { from: number; to: number; bytes: Uint8Array }[] = [];
+    h.dropIf = (from, to, bytes) => {
+      if (captured.length < 400) captured.push({ from, to, bytes: bytes.slice() });
+      return false;
+    };
+    for (let i = 0; i < 30; i++) h.submit(1 + (i % 3), { service: i % 2 ? 0x20 : 0x10, stream: 0, payload: enc.encode(`x${i}`) });
+    h.run(h.now + 200);
+    h.dropIf = undefined;
+    expect(captured.length).toBeGreaterThan(20);
+    const rand = mulberry32(77);
+    for (const c of captured) {
+      for (let k = 0; k < 5; k++) {
+        const b = c.bytes.slice(0, rand() < 0.3 ? Math.floor(rand() * c.bytes.length) : c.bytes.length);
+        if (b.length > 0) {
+          const at = Math.floor(rand() * b.length);
+          // Leave the header alone half the time so the body decoders are exercised.
+          if (at >= 16 || rand() < 0.5) b[at] = (b[at]! ^ (1 << Math.floor(rand() * 8))) & 0xff;
+        }
+        expect(() => h.node(c.to).handlePacket(h.now, c.from, b)).not.toThrow();
+      }
+    }
+    for (let i = 30; i < 60; i++) h.submit(1 + (i % 3), { service: 0x10, stream: 0, payload: enc.encode(`x${i}`) });
+    h.run(h.now + 3000);
+    for (const id of [1, 2, 3]) expect(h.node(id).status().members).toEqual([1, 2, 3]);
+    expect(checkEvs(h)).toEqual([]);
+    const dropped = [1, 2, 3].reduce((n, id) => n + h.node(id).stats().packetsMalformed, 0);
+    expect(dropped).toBeGreaterThan(0);
+  });
+});
+
 describe('membership changes', () => {
   it('a crash gives the survivors a transitional then a regular configuration with the same messages', () => {
     const h = new Harness({ ids: [1, 2, 3], seed: 5 });
