@@ -281,6 +281,58 @@ describe('faults with short membership timeouts', () => {
     for (const c of all) await c.until((l) => l.some((m) => isNetworkView(m, g) && m.members.length === 3 && l.indexOf(m) >= before[all.indexOf(c)]!), 10_000, 'merged view');
     await exchange(all, g, 'after-surge', 30);
   }, 60_000);
+
+  it('membership changes on both sides of a partition (d1 | d2,d3) merge into one view whose vs_sets follow the previous views', async () => {
+    const g = 'churn';
+    const a1 = await client('d1', 'a1');
+    const a2 = await client('d2', 'a2');
+    const a3 = await client('d3', 'a3');
+    await allJoined([a1, a2, a3], g);
+    const split = await ring.monitor(['--partition', 'd1|d2,d3']);
+    expect(split.code, split.stderr).toBe(0);
+    await ring.waitForRegular(['d1'], ['d1']);
+    await ring.waitForRegular(['d2', 'd3'], ['d2', 'd3']);
+    for (const [c, n] of [[a1, 1], [a2, 2], [a3, 2]] as const) {
+      await c.until((l) => l.some((m) => isNetworkView(m, g) && m.members.length === n), 10_000, 'partition view');
+    }
+    // Left side gains a member; right side loses one and gains another.
+    const a4 = await client('d1', 'a4');
+    await a4.joinAndWait(g);
+    await a3.conn.leave(g);
+    await a3.until((l) => l.some((m) => m.kind === 'self-leave' && m.group === g), 10_000, 'self-leave');
+    const a5 = await client('d2', 'a5');
+    await a5.joinAndWait(g);
+    const left = [a1, a4];
+    const right = [a2, a5];
+    for (const c of left) await c.until((l) => viewsOf(l, g).at(-1)?.kind === 'membership' && (viewsOf(l, g).at(-1) as MembershipMessage).members.length === 2, 10_000, 'left view of 2');
+    for (const c of right) await c.until((l) => viewsOf(l, g).at(-1)?.kind === 'membership' && (viewsOf(l, g).at(-1) as MembershipMessage).members.length === 2, 10_000, 'right view of 2');
+    expect((viewsOf(a2.log, g).at(-1) as MembershipMessage).members).toEqual([a2.conn.privateGroup, a5.conn.privateGroup]);
+    expect((viewsOf(a1.log, g).at(-1) as MembershipMessage).members).toEqual([a1.conn.privateGroup, a4.conn.privateGroup]);
+
+    const all = [...left, ...right];
+    const before = all.map((c) => c.log.length);
+    const a3before = a3.log.length;
+    const heal = await ring.monitor(['--heal']);
+    expect(heal.code, heal.stderr).toBe(0);
+    await ring.waitForRegular(['d1', 'd2', 'd3']);
+    for (const c of all) await c.until((l) => l.slice(before[all.indexOf(c)]).some((m) => isNetworkView(m, g)), 10_000, 'merged view');
+    const L = left.map((c) => c.conn.privateGroup);
+    const R = right.map((c) => c.conn.privateGroup);
+    const merged = all.map((c, i) => viewsOf(c.log, g, before[i]));
+    for (const [i, views] of merged.entries()) {
+      expect(views.map((v) => (v.kind === 'membership' ? v.reason : v.kind)), `views at ${all[i]!.name}`).toEqual(['network']);
+      const v = views[0] as MembershipMessage;
+      expect(v.members).toEqual([...L, ...R]);
+      // {d1} formed at 127.0.0.1, {d2,d3} at 127.0.0.2: the left side's set first.
+      expect(v.vsSets).toEqual([L, R]);
+      expect(v.localVsSet).toEqual(i < 2 ? L : R);
+      expect(v.groupId).toEqual((merged[0]![0] as MembershipMessage).groupId);
+    }
+    // The member that left during the partition hears nothing of the group any more.
+    expect(groupEvents(a3.log.slice(a3before), g)).toEqual([]);
+    await exchange(all, g, 'churned', 20);
+    expect(dataOf(a3.log, 'churned')).toEqual([]);
+  }, 60_000);
 });
 
 describe('clean shutdown with a long token timeout', () => {
