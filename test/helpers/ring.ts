@@ -81,8 +81,6 @@ export function ringConfigText(port: number, names: string[], timeouts: Membersh
   return `${lines.join('\n')}\n`;
 }
 
-const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 /** The regular configuration lines a daemon logged, as member-name lists, oldest first. */
 export function regularConfigurations(output: string): string[][] {
   const out: string[][] = [];
@@ -224,5 +222,3 @@ export async function recordingClient(ring: Ring, daemon: string, name: string, 
   conn.on('error', () => {});
   return c;
 }
-
-export { escapeRe };
