@@ -213,6 +213,7 @@ export class Simulation {
   private bursts = new Map<number, number>();
   private burstCounter = 0;
   private now = 0;
+  private started = false;
   private healed = false;
   private finished = false;
   private quiescent = false;
@@ -280,6 +281,8 @@ export class Simulation {
 
   /** Run to the end (settled, or a bound) and return the record. */
   run(): SimRun {
+    if (this.started) throw new Error('a Simulation runs once; construct a new one to run again');
+    this.started = true;
     const startRng = this.root.fork('starts');
     for (const slot of this.slots) this.queue.push(startRng.range(0, 30), { kind: 'start', slot: slot.index });
     for (const action of this.schedule) this.queue.push(action.atMs, { kind: 'fault', action });
