@@ -66,6 +66,16 @@ export interface ClientListenerOptions {
   ipAllowed: (peer: SessionPeer) => boolean;
   /** Frames handed to a session's socket and not yet flushed to the kernel; beyond, the session is killed (§9). */
   sessionQueueMessagesMax: number;
+  /**
+   * Bytes queued to a session and not yet flushed; beyond, the session is killed as a slow reader
+   * too. MaxSessionMessages alone lets one non-reading session pin 1000 × 144 KB. Default 32 MiB.
+   */
+  sessionQueueBytesMax?: number;
+  /**
+   * Connections from one peer address still in the handshake at once; beyond, REJECT_QUOTA. Keeps
+   * one host from holding every session slot with connections that never finish. Default 256.
+   */
+  handshakesPerPeerMax?: number;
   /** Connections held at once (handshaking, open, or killed and not yet released); beyond, REJECT_QUOTA. */
   sessionsMax: number;
   /** A connection still in the handshake after this long is dropped without a reply. */
@@ -155,7 +165,16 @@ interface Entry {
   writeEnds: number[];
   writeHead: number;
   bytesQueued: number;
+  /** Writes are corked until the end of the current tick (one system call for a burst of frames). */
+  corked: boolean;
+  /** Frames not flushed when this tick's batch began: the slow-reader test looks at these only. */
+  unflushedAtBatchStart: number;
+  /** Key of the per-peer handshake count while this connection is in the handshake. */
+  handshakeKey: string | undefined;
 }
+
+export const SESSION_QUEUE_BYTES_MAX_DEFAULT = 32 * 1024 * 1024;
+export const HANDSHAKES_PER_PEER_MAX_DEFAULT = 256;
 
 /** 127.0.0.0/8 and ::1: peers on this host. */
 function isLoopbackAddress(a: string): boolean {
@@ -186,6 +205,10 @@ export class ClientListener {
   private connections = 0;
   private closing = false;
   private readingPaused = false;
+  /** Connections still in the handshake, per peer address ('unix' for the Unix socket). */
+  private readonly handshakesByPeer = new Map<string, number>();
+  private readonly queueBytesMax: number;
+  private readonly handshakesPerPeerMax: number;
   private readonly counters = { accepted: 0, killedSlow: 0, invalidFrames: 0, keyedFramesRejected: 0, aclRefusals: 0 };
   private readonly rejected: Record<string, number> = {};
 
@@ -212,7 +235,11 @@ export class ClientListener {
         throw new RingcastError('SESSION_AUTH_METHOD', 'RC-PUBKEY is enabled but no authorized keys were loaded (AuthorizedKeysFile)');
       }
     }
+    this.queueBytesMax = opts.sessionQueueBytesMax ?? SESSION_QUEUE_BYTES_MAX_DEFAULT;
+    this.handshakesPerPeerMax = opts.handshakesPerPeerMax ?? HANDSHAKES_PER_PEER_MAX_DEFAULT;
     const positive: [string, number][] = [
+      ['sessionQueueBytesMax', this.queueBytesMax],
+      ['handshakesPerPeerMax', this.handshakesPerPeerMax],
       ['sessionQueueMessagesMax', opts.sessionQueueMessagesMax],
       ['sessionsMax', opts.sessionsMax],
       ['handshakeTimeoutMs', opts.handshakeTimeoutMs],
@@ -311,9 +338,12 @@ export class ClientListener {
     if (e === undefined || e.handle === undefined) return;
     if (membership && !e.handle.membership) return;
     if (e.writesClosed || e.socket.destroyed || !e.socket.writable) return;
-    const unflushed = this.unflushedWrites(e);
-    if (unflushed >= this.opts.sessionQueueMessagesMax) {
-      this.killSlowReader(e, unflushed);
+    // Frames of the batch being built this tick are not a sign of a slow reader: only what was
+    // still unflushed when the batch began counts, plus a byte bound on everything queued.
+    if (!e.corked) e.unflushedAtBatchStart = this.unflushedWrites(e);
+    const queuedBytes = e.socket.writableLength;
+    if (e.unflushedAtBatchStart >= this.opts.sessionQueueMessagesMax || queuedBytes + frame.length > this.queueBytesMax) {
+      this.killSlowReader(e, e.unflushedAtBatchStart, queuedBytes);
       return;
     }
     this.write(e, frame);
@@ -425,9 +455,15 @@ export class ClientListener {
         peer = { kind: 'unix' };
         peerText = `unix:${this.opts.unixPath ?? ''}`;
       }
-      if (this.sessions.size >= this.opts.sessionsMax) {
+      const handshakeKey = peer.kind === 'tcp' ? peer.address : 'unix';
+      const handshaking = this.handshakesByPeer.get(handshakeKey) ?? 0;
+      if (this.sessions.size >= this.opts.sessionsMax || handshaking >= this.handshakesPerPeerMax) {
         this.count('REJECT_QUOTA');
-        this.opts.log('info', `client ${peerText} rejected: REJECT_QUOTA (${SpreadCode.REJECT_QUOTA}): ${this.sessions.size} sessions already`);
+        const why =
+          this.sessions.size >= this.opts.sessionsMax
+            ? `${this.sessions.size} sessions already`
+            : `${handshaking} connections from this peer still in the handshake (limit ${this.handshakesPerPeerMax})`;
+        this.opts.log('info', `client ${peerText} rejected: REJECT_QUOTA (${SpreadCode.REJECT_QUOTA}): ${why}`);
         this.strays.add(socket);
         socket.on('close', () => this.strays.delete(socket));
         socket.on('data', () => undefined);
@@ -435,14 +471,15 @@ export class ClientListener {
         setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref();
         return;
       }
-      this.startSession(socket, peer, peerText);
+      this.handshakesByPeer.set(handshakeKey, handshaking + 1);
+      this.startSession(socket, peer, peerText, handshakeKey);
     } catch (err) {
       this.opts.log('error', `client connection setup failed: ${errText(err)}`);
       socket.destroy();
     }
   }
 
-  private startSession(socket: net.Socket, peer: SessionPeer, peerText: string): void {
+  private startSession(socket: net.Socket, peer: SessionPeer, peerText: string, handshakeKey: string): void {
     const id = ++this.connections;
     // The host's name callbacks run only once bytes arrive, after `e` is assigned below.
     let e!: Entry;
@@ -493,6 +530,9 @@ export class ClientListener {
       writeEnds: [],
       writeHead: 0,
       bytesQueued: 0,
+      corked: false,
+      unflushedAtBatchStart: 0,
+      handshakeKey,
     };
     this.sessions.add(e);
 
@@ -537,6 +577,7 @@ export class ClientListener {
       this.guard(e, () => {
         e.socketClosed = true;
         e.writesClosed = true;
+        this.endHandshake(e);
         this.clearTimers(e);
         e.machine.end();
         this.pump(e);
@@ -572,11 +613,22 @@ export class ClientListener {
     }
   }
 
+  /** The connection left the handshake (opened, rejected or gone): it no longer counts against its peer. */
+  private endHandshake(e: Entry): void {
+    const key = e.handshakeKey;
+    if (key === undefined) return;
+    e.handshakeKey = undefined;
+    const n = (this.handshakesByPeer.get(key) ?? 1) - 1;
+    if (n <= 0) this.handshakesByPeer.delete(key);
+    else this.handshakesByPeer.set(key, n);
+  }
+
   private onOpened(e: Entry): void {
     const m = e.machine;
     const privateGroup = m.privateGroup;
     const name = m.name;
     if (privateGroup === undefined || name === undefined) return;
+    this.endHandshake(e);
     if (e.handshakeTimer !== undefined) {
       clearTimeout(e.handshakeTimer);
       e.handshakeTimer = undefined;
@@ -598,6 +650,7 @@ export class ClientListener {
 
   private onMachineClosed(e: Entry, reason: CloseReason | undefined): void {
     e.finished = true;
+    this.endHandshake(e);
     if (e.handshakeTimer !== undefined) {
       clearTimeout(e.handshakeTimer);
       e.handshakeTimer = undefined;
@@ -654,10 +707,10 @@ export class ClientListener {
     }
   }
 
-  private killSlowReader(e: Entry, unflushed: number): void {
+  private killSlowReader(e: Entry, unflushed: number, queuedBytes: number): void {
     this.counters.killedSlow++;
     e.writesClosed = true;
-    e.closeNote = `${unflushed} frames not flushed, limit ${this.opts.sessionQueueMessagesMax}`;
+    e.closeNote = `${unflushed} frames and ${queuedBytes} bytes not flushed, limits ${this.opts.sessionQueueMessagesMax} frames, ${this.queueBytesMax} bytes`;
     e.machine.terminate('not-reading');
     e.socket.destroy();
     // The kill reaches the daemon after its current delivery loop, not inside it.
@@ -833,6 +886,14 @@ export class ClientListener {
     }
     e.bytesQueued += out.length;
     e.writeEnds.push(e.bytesQueued);
+    if (!e.corked) {
+      e.corked = true;
+      e.socket.cork();
+      process.nextTick(() => {
+        e.corked = false;
+        if (!e.socket.destroyed) e.socket.uncork();
+      });
+    }
     e.socket.write(out);
   }
 

@@ -322,7 +322,7 @@ describe('hostile clients against ringcastd', () => {
       expect(received).toEqual(Array.from({ length: messages }, (_, i) => i));
       if (!sawSlowGo) await nextMatching(reader, (m) => m.kind === 'membership' && m.changed === slow.privateGroup);
       expect(
-        await logAbout(slow.privateGroup, new RegExp(`terminated: not-reading \\(\\d+ frames not flushed, limit ${MAX_SESSION_MESSAGES}\\)`)),
+        await logAbout(slow.privateGroup, new RegExp(`terminated: not-reading \\(\\d+ frames and \\d+ bytes not flushed, limits ${MAX_SESSION_MESSAGES} frames`)),
       ).toBeDefined();
       slow.socket.resume();
       expect(await slow.closedWithin(CLOSE_WAIT_MS)).toBe('closed');

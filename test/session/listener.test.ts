@@ -197,6 +197,47 @@ describe('ClientListener limits and failures', () => {
     await eventually(() => h!.requests.some((x) => x.r.kind === 'join' && x.s.privateGroup === '#fast#d1'));
   }, 60_000);
 
+  it('a slow reader is also killed on the byte bound, before the frame count is reached', async () => {
+    h = await startHarness({ sessionQueueMessagesMax: 1000, sessionQueueBytesMax: 2_000_000 });
+    const slow = await open(h.tcp, 'slow');
+    slow.c.socket.pause();
+    const frame = dataFrame('#x#d1', 'g', 100_000);
+    let sent = 0;
+    for (let i = 0; i < 200 && h.listener.stats().killedSlow === 0; i++) {
+      h.listener.deliver('#slow#d1', frame, false);
+      sent++;
+      await delay(1);
+    }
+    expect(h.listener.stats().killedSlow).toBe(1);
+    // Far fewer frames than MaxSessionMessages: the byte bound ended it.
+    expect(sent).toBeLessThan(200);
+    expect(h.logs.some((l) => l.includes('#slow#d1') && /bytes not flushed/.test(l))).toBe(true);
+    await eventually(() => h!.requests.some((x) => x.r.kind === 'kill'));
+  }, 30_000);
+
+  it('a burst of frames within one tick is written in one batch and does not count as slow reading', async () => {
+    h = await startHarness({ sessionQueueMessagesMax: 20 });
+    const reader = await open(h.tcp, 'reader');
+    const frame = dataFrame('#x#d1', 'g', 200);
+    for (let i = 0; i < 100; i++) h.listener.deliver('#reader#d1', frame, false);
+    await reader.c.until(() => reader.c.length >= 100 * frame.length, 10_000, 'the whole burst');
+    expect(h.listener.stats().killedSlow).toBe(0);
+  });
+
+  it('one peer cannot hold more than handshakesPerPeerMax connections in the handshake', async () => {
+    h = await startHarness({ handshakesPerPeerMax: 3 });
+    const idle = [await raw(h.tcp), await raw(h.tcp), await raw(h.tcp)];
+    await eventually(() => h!.listener.stats().sessions === 3);
+    const refused = await raw(h.tcp);
+    expect(await refused.waitBytes(1)).toEqual(Buffer.from([0xfd])); // REJECT_QUOTA
+    expect(h.logs.some((l) => l.includes('still in the handshake'))).toBe(true);
+    // The Unix socket is another peer: still admitted; and a finished handshake frees a place.
+    await open(h.unix, 'local');
+    idle[0]!.close();
+    await eventually(() => h!.listener.stats().sessions === 3);
+    await open(h.tcp, 'alice');
+  });
+
   it('random bytes end only the session that sent them', async () => {
     h = await startHarness();
     const good = await open(h.tcp, 'good');
