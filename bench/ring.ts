@@ -89,6 +89,8 @@ export interface VariantResult {
 export interface BenchRecord {
   machine: { cpu: string; cores: number; node: string; loadAverage: number[] };
   messageBytes: number;
+  /** Daemon configuration lines beyond the segment and Spread's LAN timeouts. */
+  configuration: string[];
   idle: { daemons: number; cpu: number[]; tokenRoundsPerSec?: number; packetsPerSec?: number }[];
   variants: VariantResult[];
 }
@@ -347,6 +349,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Benc
   const record: BenchRecord = {
     machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, loadAverage: os.loadavg().map(round3) },
     messageBytes: MESSAGE_BYTES,
+    configuration: extra,
     idle: [],
     variants: [],
   };
