@@ -26,7 +26,8 @@ import { connect, type SpreadConnection } from '../src/client/index.js';
 import { LAN_TIMEOUTS } from '../src/config/limits.js';
 import { loadConfig } from '../src/config/index.js';
 import { sendMonitorRequest } from '../src/monitor/control.js';
-import { stopAll } from '../test/helpers/daemons.js';
+import { stopAll, tempDir } from '../test/helpers/daemons.js';
+import { writeClusterKeyFile } from '../keys/index.js';
 import { startRing, type Ring } from '../test/helpers/ring.js';
 
 const MESSAGE_BYTES = 1024;
@@ -68,6 +69,8 @@ export interface DaemonUsage {
 
 export interface VariantResult {
   daemons: number;
+  /** Packet protection between the daemons (Crypto option). */
+  crypto: 'none' | 'integrity' | 'encrypt';
   service: 'AGREED' | 'SAFE';
   pingPong: { rounds: number; roundTripUs: Percentiles };
   flood: {
@@ -220,10 +223,11 @@ interface BenchOptions {
   pingRounds: number;
   /** Extra daemon configuration lines (e.g. Window, PersonalWindow). */
   extraConfig: string;
+  crypto: VariantResult['crypto'];
 }
 
 async function benchRing(size: number, opts: BenchOptions, record: BenchRecord, print: (s: string) => void): Promise<void> {
-  const ring = await startRing({ size, timeouts: { ...LAN_TIMEOUTS }, extraConfig: opts.extraConfig });
+  const ring = await startRing({ size, timeouts: { ...LAN_TIMEOUTS }, extraConfig: [opts.extraConfig, cryptoLines(opts.crypto)].filter(Boolean).join('\n') });
   const conns: SpreadConnection[] = [];
   try {
     const pids = ring.names.map((n) => ring.daemon(n).pid);
@@ -273,6 +277,7 @@ async function benchRing(size: number, opts: BenchOptions, record: BenchRecord, 
       const daemonCpuSecs = pids.map((p, i) => cpuSeconds(p) - cpu0[i]!);
       const usage: DaemonUsage[] = ring.names.map((name, i) => ({ name, cpu: round3(daemonCpuSecs[i]! / wall), peakRssKiB: peakRssKiB(pids[i]!) }));
       const result: VariantResult = {
+        crypto: opts.crypto,
         daemons: size,
         service,
         pingPong: { rounds: opts.pingRounds, roundTripUs: rt },
@@ -308,10 +313,33 @@ function pct(x: number): string {
   return `${Math.round(x * 100)}%`;
 }
 
+let clusterKeyFile: string | undefined;
+
+/** Configuration lines for a protection mode; one cluster key for the whole run. */
+function cryptoLines(mode: VariantResult['crypto']): string {
+  if (mode === 'none') return '';
+  if (clusterKeyFile === undefined) {
+    clusterKeyFile = path.join(tempDir('ringcast-bench-key-').dir, 'cluster.key');
+    writeClusterKeyFile(clusterKeyFile);
+  }
+  return `Crypto = ${mode}\nClusterKeyFile = ${clusterKeyFile}`;
+}
+
+/** Throughput of each protection mode as a ratio to `none`, same daemons and service, same run. */
+function printCryptoRatios(record: BenchRecord, print: (s: string) => void): void {
+  for (const v of record.variants) {
+    if (v.crypto === 'none') continue;
+    const base = record.variants.find((b) => b.crypto === 'none' && b.daemons === v.daemons && b.service === v.service);
+    if (!base) continue;
+    const ratio = v.flood.messagesPerSec / base.flood.messagesPerSec;
+    print(`ratio ${v.crypto}/none, ${v.daemons} daemon(s) ${v.service}: ${ratio.toFixed(2)}x throughput (${v.flood.messagesPerSec} vs ${base.flood.messagesPerSec} msg/s), ping-pong p50 ${v.pingPong.roundTripUs.p50} vs ${base.pingPong.roundTripUs.p50} µs`);
+  }
+}
+
 function summary(r: VariantResult): string {
   const f = r.flood;
   return [
-    `${r.daemons} daemon(s) ${r.service.padEnd(6)}`,
+    `${r.daemons} daemon(s) ${r.service.padEnd(6)} crypto ${r.crypto}`,
     `ping-pong RTT p50 ${r.pingPong.roundTripUs.p50} µs p99 ${r.pingPong.roundTripUs.p99} µs`,
     `flood ${f.messagesPerSec} msg/s ${f.mbPerSec.toFixed(2)} MB/s latency p50 ${(f.latencyUs.p50 / 1000).toFixed(2)} ms p99 ${(f.latencyUs.p99 / 1000).toFixed(2)} ms`,
     `daemon CPU ${f.daemons.map((d) => pct(d.cpu)).join('/')} (${f.daemonCpuUsPerMessage} µs/msg) client CPU ${pct(f.clientCpu)}`,
@@ -345,6 +373,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Benc
     floodMessages: Number(valueOf('--messages') ?? (quick ? 10_000 : 40_000)),
     pingRounds: quick ? 500 : 2000,
     extraConfig: extra.join('\n'),
+    crypto: 'none',
   };
   const record: BenchRecord = {
     machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, loadAverage: os.loadavg().map(round3) },
@@ -359,7 +388,15 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Benc
   print(`machine: ${record.machine.cpu}, ${record.machine.cores} logical cores, Node ${record.machine.node}, load average ${record.machine.loadAverage.join(' ')}`);
   if (opts.extraConfig) print(`configuration: ${extra.join(', ')}`);
   print(`messages: ${MESSAGE_BYTES} B, flood of ${opts.floodMessages} (window ${FLOOD_WINDOW_MESSAGES}), ping-pong ${opts.pingRounds} rounds; sender/pinger on the first daemon, receiver/ponger on the last`);
-  for (const size of sizes) await benchRing(size, opts, record, print);
+  const modes = (valueOf('--crypto') ?? 'none').split(',') as VariantResult['crypto'][];
+  for (const m of modes) {
+    if (m !== 'none' && m !== 'integrity' && m !== 'encrypt') throw new Error(`--crypto takes none, integrity or encrypt, not "${m}"`);
+  }
+  for (const crypto of modes) {
+    if (modes.length > 1) print(`--- packet protection: ${crypto}`);
+    for (const size of sizes) await benchRing(size, { ...opts, crypto }, record, print);
+  }
+  if (modes.length > 1) printCryptoRatios(record, print);
   print(JSON.stringify(record));
   if (jsonFile) writeFileSync(jsonFile, `${JSON.stringify(record, null, 2)}\n`);
   return record;

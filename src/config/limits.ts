@@ -53,6 +53,12 @@ export const PACKET_BYTES_DEFAULT_IPV4 = 1472;
 export const PACKET_BYTES_DEFAULT_IPV6 = 1452;
 /** IPv4's minimum reassembly size (576) − 28: below this a packet header plus payload is impractical. */
 export const PACKET_BYTES_MIN = 548;
+/**
+ * Default when every daemon is on a loopback address: the loopback MTU is 64 KiB, so nothing is
+ * fragmented, and more client messages per datagram is what moves the most messages per token
+ * rotation (each datagram costs a system call on both sides).
+ */
+export const PACKET_BYTES_DEFAULT_LOOPBACK = 8972;
 /** Below the 65507-byte UDP payload limit; only sensible on loopback or jumbo links. */
 export const PACKET_BYTES_MAX = 65000;
 

@@ -41,6 +41,7 @@ import {
   MAX_SESSION_MESSAGES_DEFAULT,
   MAX_SESSION_MESSAGES_MAX,
   PACKET_BYTES_DEFAULT_IPV4,
+  PACKET_BYTES_DEFAULT_LOOPBACK,
   PACKET_BYTES_DEFAULT_IPV6,
   PACKET_BYTES_MAX,
   PACKET_BYTES_MIN,
@@ -754,7 +755,12 @@ class Parser {
       allowRunAsRoot: o.allowRunAsRoot?.value ?? false,
       accessControlPolicy: o.accessControlPolicy?.value ?? 'PERMIT',
       packetBytesMax:
-        o.packetBytesMax?.value ?? (segments.some((s) => s.family === 6) ? PACKET_BYTES_DEFAULT_IPV6 : PACKET_BYTES_DEFAULT_IPV4),
+        o.packetBytesMax?.value ??
+        (segments.every((s) => s.daemons.every((d) => isLoopbackText(d.address)))
+          ? PACKET_BYTES_DEFAULT_LOOPBACK
+          : segments.some((s) => s.family === 6)
+            ? PACKET_BYTES_DEFAULT_IPV6
+            : PACKET_BYTES_DEFAULT_IPV4),
       unixSocketPath,
       cryptoMode,
       clusterKeyFile: o.clusterKeyFile?.value,
@@ -847,4 +853,9 @@ const DEFAULT_TEXT = 'Spread_Segment 127.0.0.1:4803 {\n  localhost 127.0.0.1\n}\
 /** One segment 127.0.0.1:4803 with one daemon `localhost 127.0.0.1`; every option at its default. */
 export function defaultConfig(): RingcastConfig {
   return { ...parseConfig(DEFAULT_TEXT, 'built-in default configuration'), file: undefined };
+}
+
+/** 127.0.0.0/8 or ::1. */
+function isLoopbackText(address: string): boolean {
+  return address.startsWith('127.') || address === '::1';
 }

@@ -114,6 +114,8 @@ export class UdpTransport {
   send(to: readonly DaemonId[], payload: Uint8Array): void {
     const socket = this.socket;
     if (!socket) return;
+    // One buffer for every copy of the datagram; the callback is shared too.
+    let datagram: Buffer | undefined;
     for (const id of to) {
       if (id === this.opts.self.id) continue;
       if (this.blocked.has(id)) {
@@ -124,11 +126,14 @@ export class UdpTransport {
       if (!peer) continue;
       this.stats.sent++;
       if (this.captureFd !== undefined) this.capture(id, payload);
-      socket.send([this.header, payload], peer.port, peer.address, (err) => {
-        if (err) this.stats.sendErrors++;
-      });
+      datagram ??= Buffer.concat([this.header, payload]);
+      socket.send(datagram, peer.port, peer.address, this.onSent);
     }
   }
+
+  private readonly onSent = (err: Error | null): void => {
+    if (err) this.stats.sendErrors++;
+  };
 
   sendRaw(bytes: Uint8Array, port: number, address: string): void {
     this.socket?.send(bytes, port, address, (err) => {

@@ -85,6 +85,12 @@ const EMPTY = new Uint8Array(0);
 const NULL_RING_SEQ = 0;
 /** Upper bound of the idle token hold per visit. */
 const TOKEN_HOLD_MS_MAX = 2;
+/**
+ * How long the ring must have been idle (as seen at this daemon) before it starts holding the
+ * token. Request/response traffic leaves the ring idle for a millisecond or so between messages;
+ * holding then would add a timer's worth of latency to every reply. Idle this long, it is idle.
+ */
+const IDLE_MS_BEFORE_HOLD = 50;
 
 interface TokenSent {
   bytes: Uint8Array;
@@ -154,6 +160,8 @@ export class TotemNode implements TotemEngine {
   private probeAt: number | undefined;
   /** An idle token held back for a moment (see idleVisit). */
   private heldToken: RegularToken | undefined;
+  /** When this daemon first saw the ring idle, in the current idle stretch. */
+  private idleSinceMs: number | undefined;
   private heldUntil: number | undefined;
 
   private tx: Transmit[] = [];
@@ -554,7 +562,10 @@ export class TotemNode implements TotemEngine {
       this.st.tokensDuplicate++;
       return;
     }
-    if (this.idleVisit(t)) {
+    const idle = this.idleVisit(t);
+    if (!idle) this.idleSinceMs = undefined;
+    else this.idleSinceMs ??= now;
+    if (idle && now - (this.idleSinceMs ?? now) >= IDLE_MS_BEFORE_HOLD) {
       // Nothing to send, request, deliver or stabilise anywhere on the ring: hold the token a
       // moment instead of spinning it, and pass it on at once when a message is submitted.
       this.tokenSeqSeen = t.tokenSeq;

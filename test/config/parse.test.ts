@@ -32,7 +32,7 @@ describe('parseConfig: Spread-style files', () => {
     expect(cfg.allowedAuthMethods).toEqual(['NULL']);
     expect(cfg.requiredAuthMethods).toEqual([]);
     expect(cfg.accessControlPolicy).toBe('PERMIT');
-    expect(cfg.packetBytesMax).toBe(1472);
+    expect(cfg.packetBytesMax).toBe(8972); // every daemon on loopback
     expect(cfg.unixSocketPath).toBe('/tmp/%p');
     expect(cfg.cryptoMode).toBe('none');
     expect(cfg.clusterKeyFile).toBeUndefined();
@@ -317,5 +317,14 @@ describe('sample files in conf/', () => {
     expect(cfg.daemons.map((d) => d.id)).toEqual([0x7f000001, 0x7f000002, 0x7f000003]);
     const paths = cfg.daemons.map((d) => unixSocketPathFor(cfg, d));
     expect(new Set(paths).size).toBe(3);
+  });
+});
+
+describe('MaxPacketBytes default', () => {
+  it('is 1472 (a 1500-byte MTU) as soon as one daemon is off loopback, 1452 with IPv6, 8972 on loopback only', () => {
+    expect(parseConfig('Spread_Segment 10.0.0.255:4803 {\n a 10.0.0.1\n b 127.0.0.2\n}\n', 'lan.conf').packetBytesMax).toBe(1472);
+    expect(parseConfig('Spread_Segment [ff02::1]:4803 {\n a fe80::1\n}\n', 'v6.conf').packetBytesMax).toBe(1452);
+    expect(parseConfig('Spread_Segment 127.255.255.255:4803 {\n a 127.0.0.1\n b 127.0.0.2\n}\n', 'lo.conf').packetBytesMax).toBe(8972);
+    expect(parseConfig('Spread_Segment 127.255.255.255:4803 {\n a 127.0.0.1\n}\nMaxPacketBytes = 1400\n', 'set.conf').packetBytesMax).toBe(1400);
   });
 });
