@@ -18,6 +18,7 @@ import {
   type EngineFactory,
   type SeedResult,
   type SimSpec,
+  type Violation,
 } from '../sim/index.js';
 import { totemEngineFactory } from '../sim/engine.js';
 
@@ -30,6 +31,7 @@ interface SimFlags {
   partitions?: boolean;
   crashes?: boolean;
   messagesPerSecond?: number;
+  corrupt?: number;
   json?: boolean;
   shrink: boolean;
   traceLines: number;
@@ -45,7 +47,7 @@ function intIn(lo: number, hi: number, what: string) {
 
 function parseLoss(v: string): number {
   const n = Number(v);
-  if (!Number.isFinite(n) || n < 0 || n > LOSS_RATE_MAX) throw new InvalidArgumentError(`loss must be a probability 0..${LOSS_RATE_MAX}, got "${v}"`);
+  if (!Number.isFinite(n) || n < 0 || n > LOSS_RATE_MAX) throw new InvalidArgumentError(`loss and corruption must be probabilities 0..${LOSS_RATE_MAX}, got "${v}"`);
   return n;
 }
 
@@ -62,6 +64,7 @@ function specOf(f: SimFlags): SimSpec {
   if (f.daemons !== undefined) spec.daemons = f.daemons;
   if (f.steps !== undefined) spec.steps = f.steps;
   if (f.messagesPerSecond !== undefined) spec.messagesPerSecond = f.messagesPerSecond;
+  if (f.corrupt !== undefined) spec.corruptionRate = f.corrupt;
   if (explicit) {
     spec.lossRate = f.loss ?? 0;
     spec.partitions = f.partitions === true;
@@ -74,7 +77,7 @@ function resultJson(r: SeedResult, wallMs: number): Record<string, unknown> {
   const o = r.run.options;
   return {
     seed: r.run.seed,
-    ok: r.check.ok,
+    ok: !r.failed,
     violated: r.check.violated,
     violations: r.check.violations,
     daemons: Object.fromEntries([...r.run.names].map(([id, n]) => [n, id >>> 0])),
@@ -105,6 +108,7 @@ export function registerSimCommand(program: Command, engineFactory: EngineFactor
     .option('--partitions', 'partitions into components, merges and heals')
     .option('--crashes', 'crashes, clean leaves and restarts')
     .option('--messages-per-second <n>', 'client messages per second per daemon (0..2000)', intIn(0, 2000, 'messages per second'))
+    .option('--corrupt <p>', 'damage packets with probability p (0..0.2); then only engine errors fail a seed, as crypto would drop them', parseLoss)
     .option('--json', 'print JSON')
     .option('--no-shrink', 'do not shrink a failing single-seed run')
     .option('--trace-lines <n>', 'longest trace printed per violation', intIn(10, 100_000, 'trace lines'), 150)
@@ -124,11 +128,11 @@ function runOne(seed: number, flags: SimFlags, spec: SimSpec, engineFactory: Eng
   const wallMs = performance.now() - started;
   let shrunk: SeedResult | undefined;
   let shrinkNote = '';
-  const firstViolation = r.check.violations[0];
-  if (!r.check.ok && flags.shrink && firstViolation !== undefined && r.run.schedule.length > 1) {
+  const firstViolation = mainViolation(r, spec);
+  if (r.failed && flags.shrink && firstViolation !== undefined && r.run.schedule.length > 1) {
     const s = shrinkFailure(buildOptions(seed, spec, engineFactory), firstViolation.property, r.run.schedule);
     if (s !== undefined && s.actions.length < s.originalActions) {
-      shrunk = { run: s.run, check: s.check };
+      shrunk = { run: s.run, check: s.check, failed: true };
       shrinkNote = `shrunk: ${firstViolation.property} still fails with ${s.actions.length} of ${s.originalActions} fault actions (${s.reruns} re-runs)`;
     }
   }
@@ -143,7 +147,7 @@ function runOne(seed: number, flags: SimFlags, spec: SimSpec, engineFactory: Eng
       process.stdout.write(`\n${shrinkNote}\n${formatReport(shrunk.run, shrunk.check, { linesMax: flags.traceLines })}\n`);
     }
   }
-  if (!r.check.ok) process.exitCode = 1;
+  if (r.failed) process.exitCode = 1;
 }
 
 function runSweep(flags: SimFlags, spec: SimSpec, engineFactory: EngineFactory): void {
@@ -155,8 +159,8 @@ function runSweep(flags: SimFlags, spec: SimSpec, engineFactory: EngineFactory):
   const summary = sweep(from, to, spec, engineFactory, {
     onResult: (seed, r) => {
       done++;
-      if (!r.check.ok && flags.json !== true) {
-        const first = prettify(r.check.violations[0]?.description ?? '', r.run.names);
+      if (r.failed && flags.json !== true) {
+        const first = prettify(mainViolation(r, spec)?.description ?? '', r.run.names);
         process.stdout.write(`seed ${seed}: VIOLATED ${r.check.violated.join(', ')}: ${first}\n`);
         process.stdout.write(`  reproduce: ringcast sim --seed ${seed}${flagsText(flags)}\n`);
       }
@@ -182,6 +186,12 @@ function runSweep(flags: SimFlags, spec: SimSpec, engineFactory: EngineFactory):
   if (summary.failures.length > 0) process.exitCode = 1;
 }
 
+/** The violation that fails the seed: with damaged packets only an engine error does. */
+function mainViolation(r: SeedResult, spec: SimSpec): Violation | undefined {
+  if ((spec.corruptionRate ?? 0) > 0) return r.check.violations.find((v) => v.property === 'engine-error');
+  return r.check.violations[0];
+}
+
 function flagsText(f: SimFlags): string {
   const parts: string[] = [];
   if (f.daemons !== undefined) parts.push(`--daemons ${f.daemons}`);
@@ -190,5 +200,6 @@ function flagsText(f: SimFlags): string {
   if (f.partitions === true) parts.push('--partitions');
   if (f.crashes === true) parts.push('--crashes');
   if (f.messagesPerSecond !== undefined) parts.push(`--messages-per-second ${f.messagesPerSecond}`);
+  if (f.corrupt !== undefined) parts.push(`--corrupt ${f.corrupt}`);
   return parts.length > 0 ? ` ${parts.join(' ')}` : '';
 }

@@ -40,6 +40,8 @@ export interface SimSpec {
   messagesPerSecond?: number;
   /** One-way network delay range, ms. */
   delayMs?: readonly [number, number];
+  /** Damaged packets (see NetworkOptions.corruptionRate): then only engine errors fail a seed. */
+  corruptionRate?: number;
   /** Anything else, applied last. */
   overrides?: Partial<SimOptions>;
 }
@@ -66,7 +68,7 @@ export function buildOptions(seed: number, spec: SimSpec, engineFactory: EngineF
     daemons,
     steps,
     faults: { partitions, crashes, lossBursts },
-    network: { ...base.network, lossRate, delayMinMs, delayMaxMs },
+    network: { ...base.network, lossRate, delayMinMs, delayMaxMs, corruptionRate: spec.corruptionRate ?? 0 },
     timeouts: scaledTimeouts(daemons, delayMaxMs, timeoutFactor),
     clients: { ...base.clients, messagesPerSecond },
     // A healthy run installs a few dozen configurations per daemon; far more is a storm.
@@ -80,11 +82,15 @@ export function buildOptions(seed: number, spec: SimSpec, engineFactory: EngineF
 export interface SeedResult {
   run: SimRun;
   check: CheckResult;
+  /** The seed fails: any violation, or with damaged packets an engine error only. */
+  failed: boolean;
 }
 
 export function runSeed(seed: number, spec: SimSpec, engineFactory: EngineFactory, check?: CheckOptions): SeedResult {
   const run = new Simulation(buildOptions(seed, spec, engineFactory)).run();
-  return { run, check: checkHistory(run.history, check) };
+  const result = checkHistory(run.history, check);
+  const failed = (spec.corruptionRate ?? 0) > 0 ? result.violated.includes('engine-error') : !result.ok;
+  return { run, check: result, failed };
 }
 
 /** Parse `A..B` (inclusive) or a single seed. */
@@ -132,8 +138,9 @@ export function sweep(
     summary.configurations += r.check.stats.configurations;
     summary.events += r.run.eventsProcessed;
     summary.simulatedMs += r.run.history.endAtMs;
-    if (!r.check.ok) {
-      summary.failures.push({ seed, violated: r.check.violated, first: r.check.violations[0]?.description ?? '' });
+    if (r.failed) {
+      const first = (spec.corruptionRate ?? 0) > 0 ? r.check.violations.find((v) => v.property === 'engine-error') : r.check.violations[0];
+      summary.failures.push({ seed, violated: r.check.violated, first: first?.description ?? '' });
     }
     o.onResult?.(seed, r);
   }

@@ -38,6 +38,13 @@ export interface NetworkOptions {
   lossRate: number;
   /** Probability that a packet is delivered twice. */
   duplicationRate: number;
+  /**
+   * Probability that a delivered copy is damaged (one bit flipped, or truncated). Zero by
+   * default: the daemon's crypto layer drops damaged packets before the engine sees them, so with
+   * corruption only engine errors (an engine must never throw on what the network hands it) are
+   * meaningful, not the delivery properties.
+   */
+  corruptionRate?: number;
 }
 
 export interface SimOptions {
@@ -583,7 +590,12 @@ export class Simulation {
         const delay = net.delayMinMs + this.netRng.float() * (net.delayMaxMs - net.delayMinMs);
         // Whole microseconds keep times exact in logs and comparisons.
         const at = Math.round((this.now + delay) * 1000) / 1000;
-        this.queue.push(at, { kind: 'packet', from: slot.index, to: t, bytes: bytes.slice() });
+        let copy = bytes.slice();
+        if (!this.healed && this.netRng.chance(net.corruptionRate ?? 0) && copy.length > 0) {
+          if (this.netRng.chance(0.5)) copy = copy.subarray(0, this.netRng.int(copy.length));
+          else copy[this.netRng.int(copy.length)]! ^= 1 << this.netRng.int(8);
+        }
+        this.queue.push(at, { kind: 'packet', from: slot.index, to: t, bytes: copy });
       }
     }
     if (this.options.logPackets) {

@@ -55,7 +55,7 @@ describe('ringcast sim', () => {
 
   it('refuses bad arguments', async () => {
     await expect(runCli(['--seeds', '9..3'])).rejects.toThrow(/seeds must be A..B/);
-    await expect(runCli(['--loss', '0.5'])).rejects.toThrow(/loss must be/);
+    await expect(runCli(['--loss', '0.5'])).rejects.toThrow(/loss and corruption must be/);
     await expect(runCli(['--daemons', '40'])).rejects.toThrow(/daemons must be/);
   });
 });

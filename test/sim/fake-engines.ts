@@ -102,7 +102,9 @@ export class DuplicatingEngine extends SoloEngine {
 
 /** Sends a numbered probe to every configured daemon every 5 ms and records what it receives. */
 export class ProbeEngine extends SoloEngine {
-  readonly received: { from: DaemonId; atMs: number }[] = [];
+  readonly probes: { from: DaemonId; atMs: number }[] = [];
+  /** Packets that arrived damaged: not three bytes, or not starting with the probe marker. */
+  damaged = 0;
   private readonly self: DaemonId;
   private next = 0;
   private counter = 0;
@@ -116,7 +118,8 @@ export class ProbeEngine extends SoloEngine {
     this.next = now;
   }
   override handlePacket(now: number, from: DaemonId, bytes: Uint8Array): void {
-    if (bytes[0] === 0x70) this.received.push({ from, atMs: now });
+    if (bytes.length === 3 && bytes[0] === 0x70) this.probes.push({ from, atMs: now });
+    else this.damaged++;
   }
   override handleTimeout(now: number): void {
     if (now >= this.next) {

@@ -34,8 +34,8 @@ describe('simulated network', () => {
       { kind: 'heal', atMs: 300 },
     ]);
     const d0 = at(0)[0]!.engine;
-    const from2 = d0.received.filter((r) => r.from === ids[2]);
-    const from1 = d0.received.filter((r) => r.from === ids[1]);
+    const from2 = d0.probes.filter((r) => r.from === ids[2]);
+    const from1 = d0.probes.filter((r) => r.from === ids[1]);
     expect(from2.some((r) => r.atMs < 100)).toBe(true);
     expect(from2.some((r) => r.atMs > 100 && r.atMs < 300)).toBe(false);
     expect(from2.some((r) => r.atMs > 305)).toBe(true);
@@ -51,7 +51,7 @@ describe('simulated network', () => {
     const lives = at(1);
     expect(lives.length).toBe(2);
     expect(lives[1]!.incarnation).toBeGreaterThan(lives[0]!.incarnation);
-    const from1 = at(0)[0]!.engine.received.filter((r) => r.from === ids[1]);
+    const from1 = at(0)[0]!.engine.probes.filter((r) => r.from === ids[1]);
     expect(from1.some((r) => r.atMs > 104 && r.atMs < 200)).toBe(false);
     expect(from1.some((r) => r.atMs > 200)).toBe(true);
   });
@@ -64,7 +64,18 @@ describe('simulated network', () => {
     expect(run.packets.dropped / run.packets.sent).toBeLessThan(0.25);
     // Duplicates: more deliveries than packets that survived loss.
     expect(run.packets.delivered).toBeGreaterThan(run.packets.sent - run.packets.dropped);
-    expect(at(0)[0]!.engine.received.length).toBeGreaterThan(0);
+    expect(at(0)[0]!.engine.probes.length).toBeGreaterThan(0);
     expect(ids.length).toBe(3);
+  });
+
+  it('damages packets only when asked to', () => {
+    const clean = probeRun([]);
+    expect(clean.at(0)[0]!.engine.damaged).toBe(0);
+    const noisy = probeRun([], (o) => {
+      o.network = { delayMinMs: 1, delayMaxMs: 3, lossRate: 0, duplicationRate: 0, corruptionRate: 0.3 };
+    });
+    const e = noisy.at(0)[0]!.engine;
+    expect(e.damaged).toBeGreaterThan(0);
+    expect(e.probes.length).toBeGreaterThan(e.damaged);
   });
 });
