@@ -57,6 +57,9 @@ export async function startDaemon(args: DaemonArgs): Promise<RunningDaemon> {
   let config = args.configFile !== undefined ? loadConfig(args.configFile) : defaultConfig();
   if (args.configFile === undefined && args.port !== undefined) config = withDefaultPort(config, args.port);
   if (args.allowRunAsRoot === true) config = { ...config, allowRunAsRoot: true };
+  // The built-in default is for trying Ringcast on one machine (`npm start`): it runs as whoever
+  // starts it. A daemon user is a deployment decision, made in a configuration file.
+  if (args.configFile === undefined) config = { ...config, allowRunAsRoot: true };
   const self = findSelf(config, { name: args.name, localAddresses: localAddresses() });
   const clientPort = args.configFile !== undefined && args.port !== undefined ? args.port : self.port;
   const logger = new Logger({

@@ -21,13 +21,6 @@ export interface RingPacketProtection {
   stats(): ProtectorStats | undefined;
 }
 
-const PLAIN: RingPacketProtection = {
-  overheadBytes: 0,
-  seal: (p) => p,
-  open: (p) => p,
-  stats: () => undefined,
-};
-
 /** Loads the key and builds the layer the configuration asks for; errors say what to fix. */
 export async function createPacketProtection(
   cfg: RingcastConfig,
@@ -35,21 +28,23 @@ export async function createPacketProtection(
   incarnation: number,
   logger: Logger,
 ): Promise<RingPacketProtection> {
-  if (cfg.cryptoMode === 'none') return PLAIN;
-  if (cfg.clusterKeyFile === undefined) {
+  // Mode `none` still goes through the protector: its clear 16-byte header lets daemons of
+  // different modes tell each other apart, and filters duplicates and stray packets of an
+  // earlier run (SECURITY.md). It protects nothing against an attacker.
+  if (cfg.cryptoMode !== 'none' && cfg.clusterKeyFile === undefined) {
     throw new RingcastError('CONFIG_CRYPTO', `Crypto = ${cfg.cryptoMode} needs ClusterKeyFile = <path> (create one with: ringcast keygen --out <path>)`);
   }
   await initCrypto();
-  const secret = readClusterKeyFile(cfg.clusterKeyFile);
+  const secret = cfg.cryptoMode === 'none' ? undefined : readClusterKeyFile(cfg.clusterKeyFile!);
   const protector = new PacketProtector({
     self: self.id,
     incarnation,
     daemons: cfg.daemons.map((d) => d.id),
     mode: cfg.cryptoMode,
-    clusterSecret: secret,
+    ...(secret ? { clusterSecret: secret } : {}),
     packetBytesMax: Math.max(cfg.packetBytesMax, 1500),
   });
-  secret.fill(0);
+  secret?.fill(0);
   const names = new Map(cfg.daemons.map((d) => [d.id, d.name]));
   const limited = new RateLimitedLog({ now: () => performance.now(), write: (line) => logger.log('warn', line, 'SECURITY'), intervalMs: 10_000, burst: 1 });
   return {
