@@ -1,7 +1,8 @@
 /**
- * An attacker on the simulated network. It sees a copy of every packet the daemons transmit (as
- * it would on a shared segment), records them, and at a high rate sends:
- * - replays of recorded packets, to other recipients than the original ones, and later;
+ * An attacker on the simulated network. It sees a copy of every packet a daemon receives (as it
+ * would on a shared segment), records them, and at a high rate sends:
+ * - replays of recorded packets, later, to the daemon that received them (and, with
+ *   `misdirectReplays`, to daemons that did not: see below);
  * - bit-flipped copies (one to three bits anywhere, header included);
  * - truncated and extended copies;
  * - forgeries: a well-formed protection header claiming a configured sender, epoch 0 and a
@@ -11,6 +12,12 @@
  * configuration, and an `impersonator` that spoofs the source of a configured daemon (the one its
  * packet claims to come from). As the UDP transport does, a packet attributed to the receiving
  * daemon itself is never handed to it.
+ *
+ * A replay to a daemon that already accepted the packet must be refused by its protection. A
+ * replay to a daemon that never received the packet cannot be told from a late packet by the
+ * protection (the header names the sender, not the recipient): a broadcast the network lost is
+ * then delivered late, and a unicast (a token) reaches a daemon it was not addressed to. Those are
+ * the `misdirectReplays` runs, kept apart from the runs that must change nothing.
  *
  * The attacker draws only from its own PRNG (forked from the seed under its own label), and its
  * packets wait in its own agenda, which the simulator drains before each event of the main one:
@@ -40,10 +47,20 @@ export interface AttackerOptions {
   delayMaxMs: number;
   /** Bound on attack packets waiting in the attacker's agenda; beyond it new ones are not sent. */
   queuedPacketsMax: number;
+  /**
+   * Replay packets to daemons that were not among their recipients (a unicast token to another
+   * member, say). Without it, replays go to the original recipients only.
+   */
+  misdirectReplays: boolean;
+  /**
+   * Replay packets to a later incarnation of the daemon that received them (it restarted since):
+   * its new protection has an empty replay window. Without it such replays are withheld.
+   */
+  replayAcrossRestarts: boolean;
 }
 
 export function defaultAttackerOptions(variant: AttackerVariant): AttackerOptions {
-  return { variant, packetsPerObserved: 2, recordedPacketsMax: 512, delayMaxMs: 3000, queuedPacketsMax: 200_000 };
+  return { variant, packetsPerObserved: 2, recordedPacketsMax: 512, delayMaxMs: 3000, queuedPacketsMax: 200_000, misdirectReplays: false, replayAcrossRestarts: false };
 }
 
 export interface AttackPacket {
@@ -53,6 +70,10 @@ export interface AttackPacket {
   /** The daemon id the network attributes the packet to (its source address). */
   from: DaemonId;
   bytes: Uint8Array;
+  /** A replay to a daemon that was not among the original recipients. */
+  misdirected: boolean;
+  /** Incarnation of the receiver that accepted the original (replays only). */
+  recordedIncarnation: number;
 }
 
 export interface AttackStats {
@@ -61,13 +82,22 @@ export interface AttackStats {
   delivered: Record<AttackKind, number>;
   /** Of those, the ones that got past the receiver's protection to its engine. */
   accepted: Record<AttackKind, number>;
+  /** Accepted replays that went to a daemon the original was not sent to. */
+  acceptedMisdirected: number;
+  /** Accepted replays that reached a later incarnation of the daemon that received the original. */
+  acceptedAfterRestart: number;
+  /** Replays withheld because the receiver restarted since (replayAcrossRestarts off). */
+  withheld: number;
   /** Attack packets not sent because the agenda was full. */
   dropped: number;
 }
 
 interface Recorded {
+  /** Sender and receiver slots. */
   from: number;
-  targets: readonly number[];
+  to: number;
+  /** The receiver's incarnation when it accepted the packet. */
+  incarnation: number;
   bytes: Uint8Array;
 }
 
@@ -96,7 +126,7 @@ export class Attacker {
   private recentNext = 0;
   /** A reservoir sample of everything seen, for replays long after the fact. */
   private readonly old: Recorded[] = [];
-  readonly stats: AttackStats = { observed: 0, delivered: zeroByKind(), accepted: zeroByKind(), dropped: 0 };
+  readonly stats: AttackStats = { observed: 0, delivered: zeroByKind(), accepted: zeroByKind(), acceptedMisdirected: 0, acceptedAfterRestart: 0, withheld: 0, dropped: 0 };
 
   constructor(seed: number, daemons: readonly DaemonId[], options: AttackerOptions) {
     if (!(options.packetsPerObserved >= 0) || !(options.delayMaxMs >= 0) || !(options.recordedPacketsMax >= 1)) {
@@ -125,16 +155,25 @@ export class Attacker {
     return { atMs: next.atMs, packet: next.item };
   }
 
-  /** Records what the receiver did with an attack packet. */
-  noteDelivered(p: AttackPacket, accepted: boolean): void {
-    this.stats.delivered[p.kind]++;
-    if (accepted) this.stats.accepted[p.kind]++;
+  /** Whether to hand a due packet to the receiver, now running `incarnation`. */
+  admit(p: AttackPacket, incarnation: number): boolean {
+    if (p.kind !== 'replay' || p.misdirected || this.options.replayAcrossRestarts || incarnation === p.recordedIncarnation) return true;
+    this.stats.withheld++;
+    return false;
   }
 
-  /** A daemon (slot `from`) transmitted `bytes` (as they go on the wire) to `targets` at `nowMs`. */
-  observe(nowMs: number, from: number, targets: readonly number[], bytes: Uint8Array): void {
+  /** Records what the receiver (running `incarnation`) did with an attack packet. */
+  noteDelivered(p: AttackPacket, incarnation: number, accepted: boolean): void {
+    this.stats.delivered[p.kind]++;
+    if (accepted) this.stats.accepted[p.kind]++;
+    if (accepted && p.misdirected) this.stats.acceptedMisdirected++;
+    if (accepted && p.kind === 'replay' && !p.misdirected && incarnation !== p.recordedIncarnation) this.stats.acceptedAfterRestart++;
+  }
+
+  /** Daemon slot `to`, running `incarnation`, accepted `bytes` (as on the wire) from slot `from` at `nowMs`. */
+  observe(nowMs: number, from: number, to: number, incarnation: number, bytes: Uint8Array): void {
     this.stats.observed++;
-    const rec: Recorded = { from, targets: [...targets], bytes: bytes.slice() };
+    const rec: Recorded = { from, to, incarnation, bytes: bytes.slice() };
     this.record(rec);
     const rate = this.options.packetsPerObserved;
     let n = Math.floor(rate);
@@ -189,8 +228,11 @@ export class Attacker {
       case 'bitflip': {
         bytes = source.bytes.slice();
         if (bytes.length === 0) return;
-        const flips = this.rng.range(1, 3);
-        for (let f = 0; f < flips; f++) bytes[this.rng.int(bytes.length)]! ^= 1 << this.rng.int(8);
+        // Distinct bits, so that the copy always differs from the original.
+        const flips = Math.min(this.rng.range(1, 3), bytes.length * 8);
+        const bits = new Set<number>();
+        while (bits.size < flips) bits.add(this.rng.int(bytes.length * 8));
+        for (const b of bits) bytes[b >>> 3]! ^= 1 << (b & 7);
         break;
       }
       case 'truncate':
@@ -213,10 +255,11 @@ export class Attacker {
     // Replays go to anyone (mostly to daemons that were not the recipients), the others anywhere.
     const candidates = this.daemons.map((_, i) => i);
     let to = this.rng.pick(candidates);
-    if (kind === 'replay' && this.rng.chance(0.75)) {
-      const others = candidates.filter((i) => i !== source.from && !source.targets.includes(i));
-      if (others.length > 0) to = this.rng.pick(others);
+    if (kind === 'replay') {
+      const others = candidates.filter((i) => i !== source.from && i !== source.to);
+      to = this.options.misdirectReplays && others.length > 0 && this.rng.chance(0.75) ? this.rng.pick(others) : source.to;
     }
+    const misdirected = kind === 'replay' && to !== source.to;
     const from = this.options.variant === 'outsider' ? this.id : claimed;
     // The transport never hands a daemon a packet attributed to itself.
     if (this.daemons[to] === from) return;
@@ -227,7 +270,7 @@ export class Attacker {
       this.stats.dropped++;
       return;
     }
-    this.agenda.push(atMs, { kind, to, from, bytes });
+    this.agenda.push(atMs, { kind, to, from, bytes, misdirected, recordedIncarnation: source.incarnation });
   }
 
   /**

@@ -56,3 +56,16 @@ export {
   type SweepSummary,
   type SweepFailure,
 } from './runner.js';
+export { ProtectedNetwork, simClusterSecret, SIM_CRYPTO_MODES, type SimCryptoMode, type ProtectionStats } from './protected-network.js';
+export {
+  Attacker,
+  defaultAttackerOptions,
+  ATTACKER_VARIANTS,
+  ATTACK_KINDS,
+  type AttackerVariant,
+  type AttackerOptions,
+  type AttackKind,
+  type AttackPacket,
+  type AttackStats,
+} from './attacker.js';
+export { compareWithAttacker, historyDifference, type AttackComparison, type CheckedRun } from './attack-check.js';

@@ -16,6 +16,8 @@ import { LogDigest } from './hash.js';
 import type { ConfigEvent, FaultRecord, History, IncarnationHistory } from './history.js';
 import { decodePayload, encodePayload, messageId, type MessageKey } from './payload.js';
 import { Prng } from './prng.js';
+import { ProtectedNetwork, type ProtectionStats, type SimCryptoMode } from './protected-network.js';
+import { Attacker, type AttackerOptions, type AttackStats } from './attacker.js';
 
 export type EngineFactory = (opts: TotemOptions) => TotemEngine;
 
@@ -78,6 +80,13 @@ export interface SimOptions {
   schedule?: FaultAction[];
   /** Keep every packet event in the text log too (large; for debugging). */
   logPackets: boolean;
+  /**
+   * Packet protection between the daemons, as the daemon's crypto layer does it (absent or
+   * 'none': plain packets). 'integrity' and 'encrypt' need `await initCrypto()` first.
+   */
+  crypto?: SimCryptoMode;
+  /** An attacker on the network (see attacker.ts); it never changes legit scheduling. */
+  attacker?: AttackerOptions;
 }
 
 /** Simulated wall-clock time at the start of every run, for incarnations (2023-11-14T22:13:20Z). */
@@ -153,6 +162,10 @@ export interface SimRun {
   packets: { sent: number; delivered: number; dropped: number };
   /** Display names of the daemons (`d0`..), by id. */
   names: ReadonlyMap<DaemonId, string>;
+  /** With crypto: what every protector sealed, opened and rejected. */
+  protection?: ProtectionStats;
+  /** With an attacker: what it saw, sent and got through. */
+  attack?: AttackStats & { attackerId: DaemonId };
 }
 
 type SimEvent =
@@ -228,6 +241,8 @@ export class Simulation {
   private eventsProcessed = 0;
   private configurationInstalls = 0;
   private packets = { sent: 0, delivered: 0, dropped: 0 };
+  private readonly protection: ProtectedNetwork | undefined;
+  private readonly attacker: Attacker | undefined;
 
   constructor(options: SimOptions) {
     if (!Number.isInteger(options.daemons) || options.daemons < 1 || options.daemons > 64) {
@@ -247,6 +262,9 @@ export class Simulation {
     this.ids = drawDaemonIds(this.root.fork('ids'), options.daemons);
     this.ids.forEach((id, i) => this.names.set(id, `d${i}`));
     this.component = new Array<number>(options.daemons).fill(0);
+    const mode = options.crypto ?? 'none';
+    this.protection = mode === 'none' ? undefined : new ProtectedNetwork(mode, options.seed, this.ids, options.packetBytesMax);
+    this.attacker = options.attacker === undefined ? undefined : new Attacker(options.seed, this.ids, options.attacker);
     const clockRng = this.root.fork('clocks');
     this.slots = this.ids.map((id, index) => ({
       index,
@@ -298,6 +316,16 @@ export class Simulation {
     while (!this.finished) {
       const next = this.queue.pop();
       if (next === undefined) break;
+      if (this.attacker !== undefined) {
+        // The attacker's packets due before (or with) this event go first; its agenda is its own.
+        try {
+          this.runAttacks(Math.min(next.atMs, endBoundMs));
+        } catch (e) {
+          if (e instanceof EngineFailure) break;
+          throw e;
+        }
+        if (this.finished) break;
+      }
       if (next.atMs > endBoundMs) {
         this.now = endBoundMs;
         break;
@@ -340,7 +368,28 @@ export class Simulation {
       eventsProcessed: this.eventsProcessed,
       packets: { ...this.packets },
       names: this.names,
+      ...(this.protection === undefined ? {} : { protection: this.protection.stats() }),
+      ...(this.attacker === undefined ? {} : { attack: { ...this.attacker.stats, attackerId: this.attacker.id } }),
     };
+  }
+
+  /** Hand every attack packet due by `untilMs` to its receiver, through its protection. */
+  private runAttacks(untilMs: number): void {
+    const attacker = this.attacker!;
+    for (let due = attacker.popDue(untilMs); due !== undefined; due = attacker.popDue(untilMs)) {
+      const p = due.packet;
+      const slot = this.slots[p.to]!;
+      if (slot.engine === undefined || !attacker.admit(p, slot.incarnation)) continue;
+      this.now = Math.max(this.now, due.atMs);
+      let plain: Uint8Array | undefined = p.bytes;
+      if (this.protection !== undefined) plain = this.protection.open(p.to, p.from, p.bytes);
+      attacker.noteDelivered(p, slot.incarnation, plain !== undefined);
+      if (plain === undefined) continue;
+      this.digest.addString(`a${this.now}:${p.kind}>${p.to}`);
+      const bytes = plain;
+      this.call(slot, (e) => e.handlePacket(this.localNow(slot), p.from, bytes));
+      if (this.finished) return;
+    }
   }
 
   private abort(reason: string): void {
@@ -406,6 +455,7 @@ export class Simulation {
     // As the daemon does: the incarnation is the start time in ms (here on a simulated wall
     // clock that starts at INCARNATION_EPOCH_MS), strictly increasing across restarts.
     slot.incarnation = Math.max(slot.incarnation + 1, INCARNATION_EPOCH_MS + Math.floor(this.now));
+    this.protection?.start(slot.index, slot.incarnation);
     const rng = this.root.fork(`engine:${slot.index}:${slot.incarnation}`);
     const opts: TotemOptions = {
       self: slot.id,
@@ -578,6 +628,8 @@ export class Simulation {
     }
     this.digest.addString(`s${this.now}:${slot.index}>${typeof to === 'number' ? to >>> 0 : to}`);
     this.digest.addBytes(bytes);
+    // One sealed datagram per transmission, whatever the fan-out (as the daemon sends it).
+    if (this.protection !== undefined) bytes = this.protection.seal(slot.index, bytes);
     const net = this.options.network;
     for (const t of targets) {
       this.packets.sent++;
@@ -614,7 +666,11 @@ export class Simulation {
     this.packets.delivered++;
     this.digest.addString(`r${this.now}:${from}>${to}`);
     const fromId = this.slots[from]!.id;
-    this.call(slot, (e) => e.handlePacket(this.localNow(slot), fromId, bytes));
+    // As the daemon does: what the receiver's protection rejects never reaches the engine.
+    const plain = this.protection === undefined ? bytes : this.protection.open(to, fromId, bytes);
+    if (plain === undefined) return;
+    this.attacker?.observe(this.now, from, to, slot.incarnation, bytes);
+    this.call(slot, (e) => e.handlePacket(this.localNow(slot), fromId, plain));
   }
 
   // ---- Clients ------------------------------------------------------------------------------
