@@ -980,13 +980,11 @@ export class TotemNode implements TotemEngine {
           }
           // Totem §4.3: second rotation distributes every member's entry.
           c.rotation = 2;
-          this.enterRecovery(now, c);
-          this.forwardCommit(now, c);
+          if (this.enterRecovery(now, c)) this.forwardCommit(now, c);
           return;
         }
         if (c.members.some((e) => !e.filled)) return;
-        this.enterRecovery(now, c);
-        this.forwardCommit(now, c);
+        if (this.enterRecovery(now, c)) this.forwardCommit(now, c);
         return;
       }
       if (rep && c.rotation === 2) {
@@ -1009,15 +1007,25 @@ export class TotemNode implements TotemEngine {
     }
   }
 
-  /** Totem §4.4: enter recovery on the forming ring with every member's commit entry known. */
-  private enterRecovery(now: number, c: CommitToken): void {
+  /**
+   * Totem §4.4: enter recovery on the forming ring with every member's commit entry known. A token
+   * whose entry for this processor is not what it filled in (damaged, or forged by a member) is
+   * dropped and the membership is gathered again: bad input never stops the engine.
+   */
+  private enterRecovery(now: number, c: CommitToken): boolean {
+    const plan = planRecovery(c, this.self, this.log);
+    if (plan === undefined) {
+      this.st.packetsMalformed++;
+      this.enterGather(now);
+      return false;
+    }
     this.commit = c;
     this.state = 'recovery';
     this.next = new RingLog(c.ring, this.aheadPacketsMax);
     this.nextMembers = c.members.map((e) => e.id);
     this.nextInc = new Map(c.members.map((e) => [e.id, e.incarnation]));
-    this.plan = planRecovery(c, this.self, this.log);
-    this.recoveryQueue = this.plan.retransmit;
+    this.plan = plan;
+    this.recoveryQueue = plan.retransmit;
     this.recoveryHead = 0;
     this.myPreviousFcc = 0;
     this.myPreviousBacklog = 0;
@@ -1025,6 +1033,7 @@ export class TotemNode implements TotemEngine {
     // Until the first token of the forming ring arrives, the form timeout watches progress.
     this.tokenLossAt = undefined;
     if (c.ring.seq > this.ringSeqMax) this.ringSeqMax = c.ring.seq;
+    return true;
   }
 
   /**

@@ -28,10 +28,11 @@ export interface RecoveryPlan {
   retransmit: number[];
 }
 
-export function planRecovery(c: CommitToken, self: DaemonId, log: RingLog): RecoveryPlan {
+/** The plan, or undefined when the token's entry for this processor is not the one it filled in (a damaged or forged token). */
+export function planRecovery(c: CommitToken, self: DaemonId, log: RingLog): RecoveryPlan | undefined {
   const trans = c.members.filter((e) => ringIdEquals(e.oldRing, log.ring));
   const me = trans.find((e) => e.id === self);
-  if (!me) throw new Error('recovery plan: own commit entry is not from the current ring');
+  if (!me) return undefined;
   let lowAru = Infinity;
   let highMax = 0;
   let safeMax = 0;
