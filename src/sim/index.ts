@@ -69,3 +69,19 @@ export {
   type AttackStats,
 } from './attacker.js';
 export { compareWithAttacker, historyDifference, type AttackComparison, type CheckedRun } from './attack-check.js';
+export {
+  GroupLayer,
+  defaultGroupClientOptions,
+  type GroupClientOptions,
+  type GroupHistory,
+  type SessionHistory,
+  type SessionEvent,
+} from './group-views.js';
+export {
+  checkGroupHistory,
+  GROUP_PROPERTIES,
+  type GroupPropertyName,
+  type GroupViolation,
+  type GroupCheckResult,
+  type GroupCheckOptions,
+} from './group-checker.js';

@@ -18,6 +18,7 @@ import { decodePayload, encodePayload, messageId, type MessageKey } from './payl
 import { Prng } from './prng.js';
 import { ProtectedNetwork, type ProtectionStats, type SimCryptoMode } from './protected-network.js';
 import { Attacker, type AttackerOptions, type AttackStats } from './attacker.js';
+import { GroupLayer, type GroupClientOptions, type GroupHistory } from './group-views.js';
 
 export type EngineFactory = (opts: TotemOptions) => TotemEngine;
 
@@ -87,6 +88,8 @@ export interface SimOptions {
   crypto?: SimCryptoMode;
   /** An attacker on the network (see attacker.ts); it never changes legit scheduling. */
   attacker?: AttackerOptions;
+  /** Process groups: a GroupTable per daemon and group client sessions (see group-views.ts). */
+  groups?: GroupClientOptions;
 }
 
 /** Simulated wall-clock time at the start of every run, for incarnations (2023-11-14T22:13:20Z). */
@@ -166,6 +169,8 @@ export interface SimRun {
   protection?: ProtectionStats;
   /** With an attacker: what it saw, sent and got through. */
   attack?: AttackStats & { attackerId: DaemonId };
+  /** With groups: what every client session received, for the group view checker. */
+  groups?: GroupHistory;
 }
 
 type SimEvent =
@@ -176,7 +181,8 @@ type SimEvent =
   | { kind: 'start'; slot: number }
   | { kind: 'lossBurstEnd'; burst: number }
   | { kind: 'heal' }
-  | { kind: 'check' };
+  | { kind: 'check' }
+  | { kind: 'groupClient'; slot: number; incarnation: number };
 
 interface Slot {
   index: number;
@@ -243,6 +249,7 @@ export class Simulation {
   private packets = { sent: 0, delivered: 0, dropped: 0 };
   private readonly protection: ProtectedNetwork | undefined;
   private readonly attacker: Attacker | undefined;
+  private readonly groupLayer: GroupLayer | undefined;
 
   constructor(options: SimOptions) {
     if (!Number.isInteger(options.daemons) || options.daemons < 1 || options.daemons > 64) {
@@ -265,6 +272,7 @@ export class Simulation {
     const mode = options.crypto ?? 'none';
     this.protection = mode === 'none' ? undefined : new ProtectedNetwork(mode, options.seed, this.ids, options.packetBytesMax);
     this.attacker = options.attacker === undefined ? undefined : new Attacker(options.seed, this.ids, options.attacker);
+    this.groupLayer = options.groups === undefined ? undefined : new GroupLayer(options.seed, this.ids, this.ids.map((_, i) => `d${i}`), options.groups);
     const clockRng = this.root.fork('clocks');
     this.slots = this.ids.map((id, index) => ({
       index,
@@ -370,6 +378,7 @@ export class Simulation {
       names: this.names,
       ...(this.protection === undefined ? {} : { protection: this.protection.stats() }),
       ...(this.attacker === undefined ? {} : { attack: { ...this.attacker.stats, attackerId: this.attacker.id } }),
+      ...(this.groupLayer === undefined ? {} : { groups: this.groupLayer.result() }),
     };
   }
 
@@ -445,6 +454,9 @@ export class Simulation {
       case 'check':
         this.checkSettled();
         break;
+      case 'groupClient':
+        this.groupClientTick(ev.slot, ev.incarnation);
+        break;
     }
   }
 
@@ -488,6 +500,10 @@ export class Simulation {
       return;
     }
     slot.engine = engine;
+    if (this.groupLayer !== undefined) {
+      this.groupLayer.start(slot.index, slot.incarnation, this.now);
+      if (!this.healed) this.scheduleGroupClient(slot);
+    }
     this.call(slot, (e) => e.start(this.localNow(slot)));
     if (!this.healed) this.scheduleClient(slot);
   }
@@ -499,6 +515,7 @@ export class Simulation {
     slot.timerGen++;
     slot.hist.endedAtMs = this.now;
     slot.hist.end = how;
+    this.groupLayer?.stop(slot.index, this.now, how);
   }
 
   /** Run one engine input, then drain its outputs; an exception ends the run as an engine error. */
@@ -527,6 +544,14 @@ export class Simulation {
     for (let ev = engine.pollEvent(); ev !== undefined; ev = engine.pollEvent()) {
       this.record(slot, ev);
     }
+    // The group layer's requests and state messages, in order, as far as the engine takes them
+    // (the daemon's pump); accepting them may make the engine deliver at once.
+    if (this.groupLayer !== undefined) {
+      const layer = this.groupLayer;
+      while (layer.flush(slot.index, (m) => engine.submit(this.localNow(slot), m))) {
+        for (let ev = engine.pollEvent(); ev !== undefined; ev = engine.pollEvent()) this.record(slot, ev);
+      }
+    }
     // Recording may not make the engine produce more, but a leave() or delivery may have.
     for (let tx = engine.pollTransmit(); tx !== undefined; tx = engine.pollTransmit()) {
       this.transmit(slot, engine, tx.to, tx.bytes);
@@ -544,6 +569,8 @@ export class Simulation {
   }
 
   private record(slot: Slot, ev: RingEvent): void {
+    // Group traffic is the group layer's alone; configurations go to both.
+    if (this.groupLayer !== undefined && this.groupLayer.handleEvent(slot.index, ev, this.now)) return;
     const hist = slot.hist!;
     const name = this.nameOf(slot.id);
     if (ev.type === 'message') {
@@ -674,6 +701,24 @@ export class Simulation {
   }
 
   // ---- Clients ------------------------------------------------------------------------------
+
+  private scheduleGroupClient(slot: Slot): void {
+    const layer = this.groupLayer!;
+    const rate = layer.options.actionsPerSecond;
+    if (rate <= 0) return;
+    const at = Math.round((this.now + layer.random.float() * (2000 / rate)) * 1000) / 1000;
+    if (at >= this.healAtMs) return;
+    this.queue.push(at, { kind: 'groupClient', slot: slot.index, incarnation: slot.incarnation });
+  }
+
+  private groupClientTick(index: number, incarnation: number): void {
+    const slot = this.slots[index]!;
+    if (slot.engine === undefined || slot.incarnation !== incarnation || this.healed) return;
+    this.groupLayer!.act(index, this.now);
+    // The request goes to the engine now if it takes it (as a session's request does).
+    this.call(slot, () => undefined);
+    this.scheduleGroupClient(slot);
+  }
 
   private scheduleClient(slot: Slot, retry = false): void {
     const rate = this.options.clients.messagesPerSecond;
@@ -817,7 +862,7 @@ export class Simulation {
         break;
       }
       const st = e.status();
-      if (st.state !== 'operational' || st.pendingMessages !== 0 || slot.awaitingSelf.size > 0 || slot.blocked !== undefined) {
+      if (st.state !== 'operational' || st.pendingMessages !== 0 || slot.awaitingSelf.size > 0 || slot.blocked !== undefined || !(this.groupLayer?.settled(slot.index) ?? true)) {
         settled = false;
         break;
       }
