@@ -19,6 +19,7 @@ import {
 } from '../../crypto/session/index.js';
 import type { ClientAuthMethod } from '../client/index.js';
 import { RingcastError } from '../util/errors.js';
+import { readHiddenLine } from './hidden-input.js';
 
 export const PASSWORD_ENV = 'RINGCAST_PASSWORD';
 const PASSWORD_FILE_BYTES_MAX = 4096;
@@ -46,32 +47,8 @@ export function addAuthOptions(cmd: Command): Command {
     .option('--key <file>', 'RC-PUBKEY: the client secret key file written by ringcast keygen --client');
 }
 
-/** Reads one line from the terminal with echo off. */
 function promptHidden(prompt: string): Promise<string> {
-  const stdin = process.stdin;
-  return new Promise((resolve, reject) => {
-    process.stderr.write(prompt);
-    let value = '';
-    const done = (err?: Error): void => {
-      stdin.setRawMode(false);
-      stdin.pause();
-      stdin.off('data', onData);
-      process.stderr.write('\n');
-      if (err) reject(err);
-      else resolve(value);
-    };
-    const onData = (chunk: Buffer): void => {
-      for (const ch of chunk.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') return done();
-        if (ch === '\u0003' || ch === '\u0004') return done(new AuthOptionError('cancelled'));
-        if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('');
-        else value += ch;
-      }
-    };
-    stdin.setRawMode(true);
-    stdin.resume();
-    stdin.on('data', onData);
-  });
+  return readHiddenLine(prompt, () => new AuthOptionError('cancelled'));
 }
 
 function readPasswordFile(path: string): string {

@@ -22,6 +22,7 @@ import {
   type ScryptParams,
 } from '../../crypto/session/index.js';
 import { RingcastError } from '../util/errors.js';
+import { readHiddenLine } from './hidden-input.js';
 
 export const PASSWORD_FILE_DEFAULT = '/etc/ringcast/passwd';
 
@@ -131,32 +132,8 @@ export function deletePassword(file: string, user: string): boolean {
   return true;
 }
 
-/** Reads one line from the terminal with echo off. Ctrl-C or Ctrl-D abandons. */
 function readHidden(prompt: string): Promise<string> {
-  const stdin = process.stdin;
-  return new Promise((resolve, reject) => {
-    process.stderr.write(prompt);
-    let value = '';
-    const done = (err?: Error): void => {
-      stdin.setRawMode(false);
-      stdin.pause();
-      stdin.off('data', onData);
-      process.stderr.write('\n');
-      if (err) reject(err);
-      else resolve(value);
-    };
-    const onData = (chunk: Buffer): void => {
-      for (const ch of chunk.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') return done();
-        if (ch === '\u0003' || ch === '\u0004') return done(new PasswdError('cancelled'));
-        if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('');
-        else value += ch;
-      }
-    };
-    stdin.setRawMode(true);
-    stdin.resume();
-    stdin.on('data', onData);
-  });
+  return readHiddenLine(prompt, () => new PasswdError('cancelled'));
 }
 
 async function readFirstLine(): Promise<string> {

@@ -1,5 +1,6 @@
 import { PacketProtector } from '../../crypto/index.js';
 import type { PacketProtectorOptions, ProtectionMode, SuiteName } from '../../crypto/index.js';
+import { pseudoRandomBytes } from '../helpers/xorshift.js';
 
 export const SECRET = new Uint8Array(32).map((_, i) => (i * 37 + 11) & 0xff);
 export const OTHER_SECRET = new Uint8Array(32).map((_, i) => (i * 53 + 7) & 0xff);
@@ -30,17 +31,7 @@ export function pair(
 }
 
 export function bytes(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
+  return pseudoRandomBytes(seed, n);
 }
 
 export function contains(haystack: Uint8Array, needle: Uint8Array): boolean {

@@ -19,6 +19,7 @@ import {
   type RawSession,
 } from '../helpers/raw-session.js';
 import { pidAlive, startSingleDaemon, waitForLog, type SingleDaemon } from '../helpers/single-daemon.js';
+import { pseudoRandomBytes } from '../helpers/xorshift.js';
 
 /** The daemon's fixed handshake timeout (src/daemon/daemon.ts); a stalled handshake is dropped after it. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -121,19 +122,8 @@ async function expectKilled(s: RawSession): Promise<void> {
   expect(s.received().length).toBe(before);
 }
 
-/** Deterministic bytes (xorshift32). */
 function pseudoRandom(seed: number, n: number): Buffer {
-  let x = seed >>> 0 || 1;
-  const out = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
+  return Buffer.from(pseudoRandomBytes(seed, n));
 }
 
 describe('hostile clients against ringcastd', () => {

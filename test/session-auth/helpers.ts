@@ -1,24 +1,11 @@
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import type { ClientAuth, ServerAuth } from '../../crypto/session/index.js';
+import { xorshiftBytes } from '../helpers/xorshift.js';
 
 export const randomBytes = (n: number): Uint8Array => new Uint8Array(nodeRandomBytes(n));
 
 /** A deterministic byte source (xorshift) for reproducible handshakes. */
-export function seededRandom(seed: number): (n: number) => Uint8Array {
-  let x = seed >>> 0 || 1;
-  return (n) => {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      x ^= x << 13;
-      x >>>= 0;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      x >>>= 0;
-      out[i] = x & 0xff;
-    }
-    return out;
-  };
-}
+export const seededRandom = xorshiftBytes;
 
 export interface PumpLog {
   clientSent: Uint8Array[];

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { ClientListener, type ClientListenerOptions, type SessionHandle, type SessionRequest } from '../../src/session/listener.js';
 import * as V from './vectors.js';
 
+
 export type Target = { port: number; host?: string } | { path: string };
 
 export class RawClient {
@@ -185,17 +186,4 @@ export async function eventually(cond: () => boolean, timeoutMs = 5000, what = '
   }
 }
 
-/** Deterministic bytes for the random-input tests (xorshift32). */
-export function pseudoRandomBytes(seed: number, n: number): Uint8Array {
-  let x = seed >>> 0 || 1;
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+export { pseudoRandomBytes } from '../helpers/xorshift.js';
