@@ -21,8 +21,11 @@ import {
   type Violation,
 } from '../sim/index.js';
 import { totemEngineFactory } from '../sim/engine.js';
+import { ATTACKER_VARIANTS, SIM_CRYPTO_MODES, type AttackerVariant, type SimCryptoMode } from '../sim/index.js';
+import { initCrypto } from '../../crypto/index.js';
+import { runExtended, type ExtendedFlags } from './sim-extended.js';
 
-interface SimFlags {
+interface SimFlags extends ExtendedFlags {
   seed?: number;
   seeds?: { from: number; to: number };
   daemons?: number;
@@ -51,6 +54,16 @@ function parseLoss(v: string): number {
   return n;
 }
 
+function parseCrypto(v: string): SimCryptoMode {
+  if (!(SIM_CRYPTO_MODES as readonly string[]).includes(v)) throw new InvalidArgumentError(`crypto must be one of ${SIM_CRYPTO_MODES.join(', ')}, got "${v}"`);
+  return v as SimCryptoMode;
+}
+
+function parseVariant(v: string): AttackerVariant {
+  if (!(ATTACKER_VARIANTS as readonly string[]).includes(v)) throw new InvalidArgumentError(`attacker must be one of ${ATTACKER_VARIANTS.join(', ')}, got "${v}"`);
+  return v as AttackerVariant;
+}
+
 function parseRange(v: string): { from: number; to: number } {
   const r = parseSeedRange(v);
   if (r === undefined) throw new InvalidArgumentError(`seeds must be A..B with 0 <= A <= B <= 4294967295, got "${v}"`);
@@ -65,6 +78,7 @@ function specOf(f: SimFlags): SimSpec {
   if (f.steps !== undefined) spec.steps = f.steps;
   if (f.messagesPerSecond !== undefined) spec.messagesPerSecond = f.messagesPerSecond;
   if (f.corrupt !== undefined) spec.corruptionRate = f.corrupt;
+  if (f.crypto !== undefined) spec.overrides = { ...spec.overrides, crypto: f.crypto };
   if (explicit) {
     spec.lossRate = f.loss ?? 0;
     spec.partitions = f.partitions === true;
@@ -109,12 +123,21 @@ export function registerSimCommand(program: Command, engineFactory: EngineFactor
     .option('--crashes', 'crashes, clean leaves and restarts')
     .option('--messages-per-second <n>', 'client messages per second per daemon (0..2000)', intIn(0, 2000, 'messages per second'))
     .option('--corrupt <p>', 'damage packets with probability p (0..0.2); then only engine errors fail a seed, as crypto would drop them', parseLoss)
+    .option('--crypto <mode>', `protect every packet between the daemons: ${SIM_CRYPTO_MODES.join('|')}`, parseCrypto)
+    .option('--groups', 'process groups: client sessions join, leave and send; the group view checker judges what they received')
+    .option('--attacker <variant>', `run each seed without and with an attacker (${ATTACKER_VARIANTS.join('|')}) that must change nothing`, parseVariant)
+    .option('--attack-misdirect', 'the attacker also replays packets to daemons that never received them')
+    .option('--attack-across-restarts', 'the attacker also replays to a restarted daemon what its earlier incarnation received')
     .option('--json', 'print JSON')
     .option('--no-shrink', 'do not shrink a failing single-seed run')
     .option('--trace-lines <n>', 'longest trace printed per violation', intIn(10, 100_000, 'trace lines'), 150)
-    .action((flags: SimFlags) => {
+    .action(async (flags: SimFlags) => {
       const spec = specOf(flags);
-      if (flags.seeds !== undefined) {
+      if (flags.crypto !== undefined && flags.crypto !== 'none') await initCrypto();
+      if (flags.groups === true || flags.attacker !== undefined) {
+        const range = flags.seeds ?? { from: flags.seed ?? 1, to: flags.seed ?? 1 };
+        runExtended(range.from, range.to, spec, flags, engineFactory, flagsText(flags));
+      } else if (flags.seeds !== undefined) {
         runSweep(flags, spec, engineFactory);
       } else {
         runOne(flags.seed ?? 1, flags, spec, engineFactory);
@@ -201,5 +224,10 @@ function flagsText(f: SimFlags): string {
   if (f.crashes === true) parts.push('--crashes');
   if (f.messagesPerSecond !== undefined) parts.push(`--messages-per-second ${f.messagesPerSecond}`);
   if (f.corrupt !== undefined) parts.push(`--corrupt ${f.corrupt}`);
+  if (f.crypto !== undefined) parts.push(`--crypto ${f.crypto}`);
+  if (f.groups === true) parts.push('--groups');
+  if (f.attacker !== undefined) parts.push(`--attacker ${f.attacker}`);
+  if (f.attackMisdirect === true) parts.push('--attack-misdirect');
+  if (f.attackAcrossRestarts === true) parts.push('--attack-across-restarts');
   return parts.length > 0 ? ` ${parts.join(' ')}` : '';
 }

@@ -85,3 +85,4 @@ export {
   type GroupCheckResult,
   type GroupCheckOptions,
 } from './group-checker.js';
+export { runExtendedSeed, extendSpec, type ExtendedSpec, type ExtendedResult } from './extended.js';
