@@ -9,6 +9,7 @@ import { buildOptions, type SimSpec } from './runner.js';
 import { Simulation, type EngineFactory, type SimRun } from './simulator.js';
 import type { AttackerOptions } from './attacker.js';
 import { ringIdKey } from '../util/ids.js';
+import type { GroupHistory } from './group-views.js';
 
 function eventText(e: IncarnationEvent): string {
   switch (e.kind) {
@@ -50,6 +51,28 @@ export function historyDifference(a: History, b: History): string | undefined {
   return undefined;
 }
 
+/**
+ * The first difference between two group histories of the same seed (what every client session
+ * received and asked for), or undefined if they are the same.
+ */
+export function groupHistoryDifference(a: GroupHistory, b: GroupHistory): string | undefined {
+  const n = Math.max(a.sessions.length, b.sessions.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.sessions[i];
+    const y = b.sessions[i];
+    if (x === undefined || y === undefined) return `session ${i} exists in only one run`;
+    if (x.name !== y.name || x.closedAtMs !== y.closedAtMs || x.end !== y.end) return `session ${i}: ${x.name} vs ${y.name} (or it ended differently)`;
+    const m = Math.max(x.events.length, y.events.length);
+    for (let j = 0; j < m; j++) {
+      const tx = JSON.stringify(x.events[j] ?? null);
+      const ty = JSON.stringify(y.events[j] ?? null);
+      if (tx !== ty) return `${x.name} event ${j}: ${tx} vs ${ty}`;
+    }
+  }
+  if (a.undecodable.length !== b.undecodable.length) return `undecodable frames: ${a.undecodable.length} vs ${b.undecodable.length}`;
+  return undefined;
+}
+
 export interface CheckedRun {
   run: SimRun;
   check: CheckResult;
@@ -83,7 +106,9 @@ export function compareWithAttacker(seed: number, spec: SimSpec, engineFactory: 
     seed,
     base,
     attacked,
-    difference: historyDifference(baseRun.history, attackedRun.history),
+    difference:
+      historyDifference(baseRun.history, attackedRun.history) ??
+      (baseRun.groups !== undefined && attackedRun.groups !== undefined ? groupHistoryDifference(baseRun.groups, attackedRun.groups) : undefined),
     attackDelivered: total(stats.delivered),
     attackAccepted: total(stats.accepted),
     rejected: attackedRun.protection === undefined ? 0 : total(attackedRun.protection.rejected),

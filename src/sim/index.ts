@@ -68,7 +68,7 @@ export {
   type AttackPacket,
   type AttackStats,
 } from './attacker.js';
-export { compareWithAttacker, historyDifference, type AttackComparison, type CheckedRun } from './attack-check.js';
+export { compareWithAttacker, historyDifference, groupHistoryDifference, type AttackComparison, type CheckedRun } from './attack-check.js';
 export {
   GroupLayer,
   defaultGroupClientOptions,

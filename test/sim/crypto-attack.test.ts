@@ -5,6 +5,7 @@ import { ATTACK_KINDS, defaultAttackerOptions, type AttackerVariant } from '../.
 import { totemEngineFactory } from '../../src/sim/engine.js';
 import { buildOptions, sweep, type SimSpec } from '../../src/sim/runner.js';
 import { Simulation } from '../../src/sim/simulator.js';
+import { defaultGroupClientOptions } from '../../src/sim/group-views.js';
 
 beforeAll(async () => {
   await initCrypto();
@@ -65,6 +66,22 @@ function attackSweep(variant: AttackerVariant, from: number, to: number): void {
 describe('an attacker on the network, crypto encrypt', () => {
   it('impersonating configured daemons, seeds 3000..3029: identical deliveries and configurations at every daemon', () => attackSweep('impersonator', 3000, 3029), 120_000);
   it('outside the configuration, seeds 3030..3044: identical deliveries and configurations', () => attackSweep('outsider', 3030, 3044), 120_000);
+});
+
+describe('an attacker against process groups, crypto encrypt', () => {
+  it('seeds 3045..3050: every client session receives exactly what it receives without the attacker', () => {
+    const problems: string[] = [];
+    let sessions = 0;
+    for (let seed = 3045; seed <= 3050; seed++) {
+      const spec: SimSpec = { overrides: { crypto: 'encrypt', groups: defaultGroupClientOptions() } };
+      const c = compareWithAttacker(seed, spec, totemEngineFactory, defaultAttackerOptions('impersonator'));
+      if (c.difference !== undefined) problems.push(`seed ${seed}: ${c.difference}`);
+      if (c.attackAccepted !== 0) problems.push(`seed ${seed}: ${c.attackAccepted} attack packets reached an engine`);
+      sessions += c.attacked.run.groups!.sessions.length;
+    }
+    expect(problems).toEqual([]);
+    expect(sessions).toBeGreaterThan(60);
+  }, 60_000);
 });
 
 describe('the same attacker without crypto (control)', () => {
