@@ -17,7 +17,9 @@
  * replay to a daemon that never received the packet cannot be told from a late packet by the
  * protection (the header names the sender, not the recipient): a broadcast the network lost is
  * then delivered late, and a unicast (a token) reaches a daemon it was not addressed to. Those are
- * the `misdirectReplays` runs, kept apart from the runs that must change nothing.
+ * the `misdirectReplays` runs, kept apart from the runs that must change nothing. Likewise a
+ * restarted daemon's new protection starts with empty replay windows, so what its earlier
+ * incarnation received is fresh to it: the `replayAcrossRestarts` runs.
  *
  * The attacker draws only from its own PRNG (forked from the seed under its own label), and its
  * packets wait in its own agenda, which the simulator drains before each event of the main one:
@@ -211,7 +213,7 @@ export class Attacker {
     return pool.length > 0 ? this.rng.pick(pool) : current;
   }
 
-  /** The claimed sender of a packet: its sealed header's sender field, or the daemon that sent it. */
+  /** The daemon a recorded packet came from: the source an impersonator spoofs for its copies. */
   private claimedSender(rec: Recorded): DaemonId {
     return this.daemons[rec.from] ?? this.id;
   }
