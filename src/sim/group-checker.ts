@@ -3,8 +3,9 @@
  * what simulated client sessions received (group-views.ts).
  *
  * A group view is named by its group and group id (procId, time, index). Properties:
- * - group-view-id-unique: one id names one view: no session installs two different member lists
- *   under one id, and no two sessions install one id with lists that do not name each other.
+ * - group-view-id-unique: one id names one view: no session installs one id twice (with the same
+ *   member list or another), and no two sessions install one id with lists that do not name
+ *   each other.
  * - group-view-agreement: every member session that installs a view sees the same member list:
  *   if A's view lists B, and B installs a view with the same id, B's list is A's (judged on ids
  *   that name one view only; a reused id is the property above).
@@ -79,6 +80,10 @@ type DataEvent = Extract<SessionEvent, { kind: 'data' }>;
 
 interface Segment {
   session: string;
+  /** View ids (group and group id) the step goes from and to. */
+  fromId: string;
+  toId: string;
+  /** The same with the member lists: what sessions are compared by. */
   from: string;
   to: string;
   /** Network view: the session's vs_set in `to`, those that came with it. */
@@ -109,6 +114,8 @@ export function checkGroupHistory(h: GroupHistory, options: GroupCheckOptions = 
     violate({ property: 'group-frame', description: `${u.session} received a frame it cannot decode: ${u.problem}`, sessions: [u.session], atMs: u.atMs });
   }
   const installs = new Map<string, { session: string; members: string; set: ReadonlySet<string> }[]>();
+  /** Ids some session installed twice, and the first such session. */
+  const twiceBy = new Map<string, string>();
   const segments: Segment[] = [];
   let views = 0;
   let dataDeliveries = 0;
@@ -117,6 +124,10 @@ export function checkGroupHistory(h: GroupHistory, options: GroupCheckOptions = 
     views += r.views;
     dataDeliveries += r.data;
     segments.push(...r.segments);
+    for (const key of r.twice) {
+      const n = twiceBy.get(key);
+      if (n === undefined) twiceBy.set(key, s.name);
+    }
     for (const [key, lists] of r.installed) {
       let list = installs.get(key);
       if (list === undefined) {
@@ -127,6 +138,7 @@ export function checkGroupHistory(h: GroupHistory, options: GroupCheckOptions = 
     }
   }
   let reusedViewIds = 0;
+  const reusedKeys = new Set<string>();
   for (const [key, list] of installs) {
     const pairs: [number, number][] = [];
     let reuse: string | undefined;
@@ -140,8 +152,11 @@ export function checkGroupHistory(h: GroupHistory, options: GroupCheckOptions = 
         else reuse ??= `${a.session} installed it as [${a.members}], ${b.session} as [${b.members}]`;
       }
     }
+    const again = twiceBy.get(key);
+    if (reuse === undefined && again !== undefined) reuse = `${again} installed it twice`;
     if (reuse !== undefined) {
       reusedViewIds++;
+      reusedKeys.add(key);
       violate({ property: 'group-view-id-unique', description: `view id ${key} names two views: ${reuse}`, sessions: [] });
       continue;
     }
@@ -158,6 +173,8 @@ export function checkGroupHistory(h: GroupHistory, options: GroupCheckOptions = 
   // Failure atomicity and order among sessions that moved between the same two views.
   const byStep = new Map<string, Segment[]>();
   for (const seg of segments) {
+    // A step from or to a reused id may pair occurrences at different times (judged above).
+    if (reusedKeys.has(seg.fromId) || reusedKeys.has(seg.toId)) continue;
     const k = `${seg.from} -> ${seg.to}`;
     const list = byStep.get(k);
     if (list) list.push(seg);
@@ -211,11 +228,13 @@ export function checkGroupHistory(h: GroupHistory, options: GroupCheckOptions = 
 function walkSession(
   s: SessionHistory,
   violate: (v: GroupViolation) => void,
-): { views: number; data: number; segments: Segment[]; installed: Map<string, string[]> } {
+): { views: number; data: number; segments: Segment[]; installed: Map<string, string[]>; twice: Set<string> } {
   /** group → the view the session is in, and what it delivered for the group since. */
-  const current = new Map<string, { key: string; messages: DataEvent[] }>();
+  const current = new Map<string, { id: string; key: string; messages: DataEvent[] }>();
   /** view key → the member lists this session saw under it (one, unless the id was reused). */
   const installed = new Map<string, string[]>();
+  /** Ids this session installed more than once. */
+  const twice = new Set<string>();
   const segments: Segment[] = [];
   const seen = new Set<string>();
   let views = 0;
@@ -225,6 +244,7 @@ function walkSession(
       case 'view': {
         views++;
         const key = viewKey(e.group, e.groupId);
+        if (installed.has(key)) twice.add(key);
         const lists = installed.get(key) ?? [];
         if (!lists.includes(e.members.join(','))) lists.push(e.members.join(','));
         installed.set(key, lists);
@@ -236,8 +256,8 @@ function walkSession(
         const full = `${key}[${e.members.join(',')}]`;
         const prev = current.get(e.group);
         const together = e.cause === MessageType.CAUSED_BY_NETWORK ? new Set(e.vsSets.find((set) => set.includes(s.name)) ?? [s.name]) : undefined;
-        if (prev !== undefined) segments.push({ session: s.name, from: prev.key, to: full, together, messages: prev.messages });
-        current.set(e.group, { key: full, messages: [] });
+        if (prev !== undefined) segments.push({ session: s.name, fromId: prev.id, toId: key, from: prev.key, to: full, together, messages: prev.messages });
+        current.set(e.group, { id: key, key: full, messages: [] });
         break;
       }
       case 'selfLeave':
@@ -271,5 +291,5 @@ function walkSession(
         break;
     }
   }
-  return { views, data, segments, installed };
+  return { views, data, segments, installed, twice };
 }

@@ -49,6 +49,8 @@ describe('group view checker', () => {
   it('names group-view-id-unique when one id names two different views', () => {
     expect(check(session(A, [view('g', 1, [A]), view('g', 1, [A, B])]))).toEqual(['group-view-id-unique']);
     expect(check(session(A, [view('g', 1, [A])]), session(B, [view('g', 1, [B])]))).toEqual(['group-view-id-unique']);
+    // The same view installed twice by one session: the id came back for a later view.
+    expect(check(session(A, [view('g', 1, [A]), view('g', 2, [A, B]), view('g', 1, [A])]))).toEqual(['group-view-id-unique']);
   });
 
   it('names group-view-self-inclusion when a session installs a view it is not in', () => {
