@@ -557,6 +557,14 @@ export class TotemNode implements TotemEngine {
       return;
     }
     if (!this.isMemberOf(tr.inc, h)) return;
+    // Totem §3.2: the token comes from the predecessor only. A token of this ring from any other
+    // member was meant for someone else: a replay to the wrong recipient, never a valid pass
+    // (authenticated packets name their sender, not their recipient).
+    const i = tr.members.indexOf(h.sender);
+    if (i < 0 || tr.members[(i + 1) % tr.members.length] !== this.self) {
+      this.st.packetsStale++;
+      return;
+    }
     this.st.tokensReceived++;
     if (t.tokenSeq <= this.tokenSeqSeen) {
       this.st.tokensDuplicate++;

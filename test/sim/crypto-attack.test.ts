@@ -100,3 +100,21 @@ describe('the same attacker without crypto (control)', () => {
     expect(changed).toBe(5);
   }, 60_000);
 });
+
+describe('replays to a recipient that never received the packet', () => {
+  // Protection names a packet's sender, not its recipient, so a token replayed to another member
+  // passes that member's replay window. The engine takes a token only from its predecessor;
+  // without that check (before it was added) 26 of these 40 seeds broke EVS.
+  it('impersonator replaying to other recipients, encrypt, seeds 3000..3039: no EVS violation', () => {
+    const failing: string[] = [];
+    for (let seed = 3000; seed <= 3039; seed++) {
+      const r = compareWithAttacker(seed, { overrides: { crypto: 'encrypt' } }, totemEngineFactory, {
+        ...defaultAttackerOptions('impersonator'),
+        misdirectReplays: true,
+      });
+      if (!r.attacked.check.ok) failing.push(`seed ${seed}: ${r.attacked.check.violated.join(', ')}`);
+      expect(r.attackAccepted).toBeGreaterThan(0);
+    }
+    expect(failing).toEqual([]);
+  }, 120_000);
+});
