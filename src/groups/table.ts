@@ -196,6 +196,14 @@ export class GroupTable {
   private config: Set<DaemonId>;
   private regularRing: RingId;
   private transitionalRing: RingId | undefined;
+  /**
+   * Last id of each group that emptied in the current configuration: a group created again under
+   * the same ring continues from it, so two views never share an id. Cleared on every
+   * configuration change (later ids are under another ring).
+   */
+  private readonly retiredGids = new Map<string, GroupId>();
+  /** The regular ring the current transitional configuration comes from. */
+  private transitionalPrevious: RingId | undefined;
   /** Views are known to be the same at every daemon of `config`. */
   private synced = true;
   private exchange: Exchange | undefined;
@@ -318,9 +326,26 @@ export class GroupTable {
   private onTransitional(ev: Extract<RingEvent, { type: 'transitional' }>): void {
     const keep = new Set(ev.members);
     keep.add(this.self);
+    this.transitionalRing = ev.ring;
+    this.transitionalPrevious = ev.previous;
+    this.retiredGids.clear();
     this.cut(keep, ev.ring);
     this.config = keep;
-    this.transitionalRing = ev.ring;
+  }
+
+  /**
+   * Id of a view formed inside the current transitional configuration. The engine names every
+   * transitional configuration after the regular ring that follows, and several of them (one per
+   * old ring merging) lead into that ring; their views are told apart by the old ring's
+   * representative (a daemon is in one old ring only) mixed with the next ring, and from the next
+   * ring's regular views by a negative index counting down from -1.
+   */
+  private transitionalGid(index: number): GroupId {
+    const t = this.transitionalRing!;
+    const prev = this.transitionalPrevious ?? t;
+    // Sides of one old ring may move into different rings of equal seq: the time field mixes in
+    // the next ring's representative, so (old rep, next ring) names the transitional view.
+    return { procId: prev.rep | 0, time: (t.seq ^ Math.imul(t.rep | 0, 0x9e3779b1)) | 0, index };
   }
 
   /**
@@ -336,6 +361,7 @@ export class GroupTable {
       for (const m of gone) this.removeMember(g, m);
       if (g.members.length === 0) {
         this.table.delete(name);
+        this.retiredGids.set(name, g.gid);
         continue;
       }
       if (!g.changed) {
@@ -344,12 +370,13 @@ export class GroupTable {
       }
       // While views are not agreed (an exchange was abandoned), daemons that held different
       // views move into the same transitional ring: keeping the old id keeps them apart.
-      if (this.synced) g.gid = gidOf(ring, 1);
+      if (this.synced) g.gid = this.transitionalRing !== undefined ? this.transitionalGid(-1) : gidOf(ring, 1);
       g.changed = true;
     }
   }
 
   private onRegular(ev: Extract<RingEvent, { type: 'regular' }>): void {
+    this.retiredGids.clear();
     const members = new Set(ev.members);
     if (!members.has(this.self)) {
       // The engine never delivers a configuration without its own daemon; such an event is
@@ -560,7 +587,7 @@ export class GroupTable {
     if (!g) {
       g = {
         name: groupName,
-        gid: gidOf(this.transitionalRing ?? this.regularRing, 0),
+        gid: this.retiredGids.get(groupName) ?? gidOf(this.transitionalRing ?? this.regularRing, 0),
         members: [],
         perDaemon: new Map(),
         changed: false,
@@ -569,7 +596,7 @@ export class GroupTable {
       this.table.set(groupName, g);
     }
     this.insertMember(g, ref, -pos - 1);
-    g.gid = { ...g.gid, index: g.gid.index + 1 };
+    this.stepViewId(g);
     const locals = this.localsOf(g);
     if (locals.length === 0) return;
     if (g.changed) {
@@ -607,14 +634,31 @@ export class GroupTable {
     if (ref.daemon.id === this.self) this.outputs.push({ kind: 'killed', member });
   }
 
+  /**
+   * A new view of the group after a join, leave or disconnect: index + 1 in a regular
+   * configuration (§7.2); inside a transitional configuration the transitional id counting down
+   * (see transitionalGid). A view kept from a transitional configuration starts the regular
+   * ring's count at 1 on its next change.
+   */
+  private stepViewId(g: Group): void {
+    if (this.transitionalRing !== undefined) {
+      const t = this.transitionalGid(-1);
+      const inT = g.gid.index < 0 && g.gid.procId === t.procId && g.gid.time === t.time;
+      g.gid = inT ? { ...g.gid, index: g.gid.index - 1 } : t;
+      return;
+    }
+    g.gid = g.gid.index < 0 ? gidOf(this.regularRing, 1) : { ...g.gid, index: g.gid.index + 1 };
+  }
+
   /** Removes a member that left or disconnected and tells the rest of the group. */
   private departed(g: Group, m: MemberRef, cause: number): void {
     this.removeMember(g, m);
     if (g.members.length === 0) {
       this.table.delete(g.name);
+      this.retiredGids.set(g.name, g.gid);
       return;
     }
-    g.gid = { ...g.gid, index: g.gid.index + 1 };
+    this.stepViewId(g);
     const locals = this.localsOf(g);
     if (locals.length === 0) return;
     if (g.changed) {

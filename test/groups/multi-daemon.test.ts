@@ -379,9 +379,9 @@ suite('multi-daemon: ordering and exchange', () => {
     const net = MessageType.REG_MEMB_MESS | MessageType.CAUSED_BY_NETWORK;
     expect(seen).toEqual([
       { to: [ALICE], type: MessageType.TRANSITION_MESS, index: 3, sets: undefined, local: undefined },
-      { to: [ALICE], type: net, index: 2, sets: [[ALICE, DAVE], ['#carol#d1']], local: 0 },
-      { to: ['#carol#d1'], type: net, index: 2, sets: [[ALICE, DAVE], ['#carol#d1']], local: 1 },
-      { to: [ALICE, '#carol#d1'], type: MessageType.TRANSITION_MESS, index: 2, sets: undefined, local: undefined },
+      { to: [ALICE], type: net, index: -2, sets: [[ALICE, DAVE], ['#carol#d1']], local: 0 },
+      { to: ['#carol#d1'], type: net, index: -2, sets: [[ALICE, DAVE], ['#carol#d1']], local: 1 },
+      { to: [ALICE, '#carol#d1'], type: MessageType.TRANSITION_MESS, index: -2, sets: undefined, local: undefined },
       { to: [ALICE, '#carol#d1'], type: net, index: 1, sets: [[ALICE, '#carol#d1', DAVE]], local: 0 },
     ]);
     expect(describe(outs[4]!.frame).groupId).toEqual({ procId: D1, time: 1795332001, index: 1 });

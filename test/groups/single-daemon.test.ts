@@ -245,4 +245,16 @@ suite('single daemon: capture A', () => {
     const bobFrames = n.framesFor(BOB);
     expect(describe(bobFrames[bobFrames.length - 1]!).type).toBe(MessageType.CAUSED_BY_LEAVE);
   });
+
+  it('a group that empties and is joined again continues its index: no two views share an id', () => {
+    const c = setup();
+    const n = c.node(D1);
+    c.request(ALL, RING, D1, { kind: 'join', member: ALICE, group: 'g' });
+    c.request(ALL, RING, D1, { kind: 'leave', member: ALICE, group: 'g' });
+    c.request(ALL, RING, D1, { kind: 'join', member: BOB, group: 'g' });
+    const alice = n.framesFor(ALICE).map((f) => describe(f).groupId?.index);
+    const bob = n.framesFor(BOB).map((f) => describe(f).groupId?.index);
+    expect(alice[0]).toBe(1);
+    expect(bob).toEqual([2]);
+  });
 });

@@ -7,11 +7,12 @@ import { buildOptions, type SimSpec } from '../../src/sim/runner.js';
 import { Simulation } from '../../src/sim/simulator.js';
 
 /**
- * Group view ids are not yet unique, and so not yet agreed: an id given in a transitional
- * configuration is given again in the regular configuration that follows (same ring id), and a
- * request delivered in the regular configuration at one daemon and in the transitional one at
- * another moves the index apart. Until the group layer names views uniquely these two are left
- * out of the sweeps (group-checker.test.ts shows the checker catches them).
+ * Group view ids are unique and agreed on most seeds but not yet all: views formed in transitional
+ * configurations, views of emptied and re-created groups, and regular views after a transitional
+ * one now get distinct ids, but after an abandoned group-state exchange (a configuration change
+ * during the exchange) daemons can still name different views alike — about 1 seed in 12 across
+ * these ranges (`ringcast sim --groups --seeds 3000..3099` lists them). Until that is fixed these
+ * two properties are left out of the sweeps (group-checker.test.ts shows the checker catches them).
  */
 const KNOWN: readonly GroupPropertyName[] = ['group-view-id-unique', 'group-view-agreement'];
 
