@@ -7,6 +7,7 @@
  */
 import path from 'node:path';
 import type { MembershipTimeouts } from '../../src/config/index.js';
+import { TIMEOUT_KEYWORDS } from '../../src/config/limits.js';
 import { connect, type ConnectOptions, type Received, type SpreadConnection } from '../../src/client/index.js';
 import { freePort, runCli, startDaemonProcess, tempDir, writeConfig, type DaemonProcess } from './daemons.js';
 
@@ -22,18 +23,6 @@ export const FAST_TIMEOUTS: MembershipTimeouts = {
   formMs: 300,
   lookupMs: 5000,
 };
-
-const TIMEOUT_KEYWORDS: ReadonlyArray<readonly [string, keyof MembershipTimeouts]> = [
-  ['TokenTimeout', 'tokenMs'],
-  ['HurryTimeout', 'hurryMs'],
-  ['AliveTimeout', 'aliveMs'],
-  ['JoinTimeout', 'joinMs'],
-  ['RepTimeout', 'repMs'],
-  ['SegTimeout', 'segMs'],
-  ['GatherTimeout', 'gatherMs'],
-  ['FormTimeout', 'formMs'],
-  ['LookupTimeout', 'lookupMs'],
-];
 
 export interface RingOptions {
   /** Number of daemons d1..dN on 127.0.0.1..127.0.0.N (default 3). */
