@@ -47,6 +47,17 @@ export interface HandshakeKeys {
   readonly serverToClient: Uint8Array;
 }
 
+/**
+ * Zeroes what a handshake held secret: the X25519 result, the ephemeral secret key and both
+ * handshake keys. Every method calls it once its machine has finished, either way.
+ */
+export function wipeHandshakeSecrets(shared: Uint8Array | undefined, eph: EphemeralKeyPair | undefined, hs: HandshakeKeys | undefined): void {
+  shared?.fill(0);
+  eph?.secretKey.fill(0);
+  hs?.clientToServer.fill(0);
+  hs?.serverToClient.fill(0);
+}
+
 export function handshakeKeys(shared: Uint8Array, transcriptAfterServerHello: Uint8Array): HandshakeKeys {
   return {
     clientToServer: derive(shared, transcriptAfterServerHello, 'ringcast hs c2s'),

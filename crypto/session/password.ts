@@ -32,6 +32,7 @@ import {
   sharedSecret,
   type EphemeralKeyPair,
   type HandshakeKeys,
+  wipeHandshakeSecrets,
 } from './handshake.js';
 import { RecordMachine, type Expectation } from './machine-base.js';
 import {
@@ -195,10 +196,7 @@ export class PasswordServerAuth extends RecordMachine<Extract<ServerAuthResult, 
   }
 
   protected wipe(): void {
-    this.shared?.fill(0);
-    this.eph?.secretKey.fill(0);
-    this.hs?.clientToServer.fill(0);
-    this.hs?.serverToClient.fill(0);
+    wipeHandshakeSecrets(this.shared, this.eph, this.hs);
   }
 }
 
@@ -334,10 +332,7 @@ export class PasswordClientAuth extends RecordMachine<Extract<ClientAuthResult, 
 
   protected wipe(): void {
     this.password.fill(0);
-    this.shared?.fill(0);
-    this.eph.secretKey.fill(0);
     this.serverKey?.fill(0);
-    this.hs?.clientToServer.fill(0);
-    this.hs?.serverToClient.fill(0);
+    wipeHandshakeSecrets(this.shared, this.eph, this.hs);
   }
 }

@@ -23,6 +23,7 @@ import {
   sharedSecret,
   type EphemeralKeyPair,
   type HandshakeKeys,
+  wipeHandshakeSecrets,
 } from './handshake.js';
 import { RecordMachine, type Expectation } from './machine-base.js';
 import { BodyCursor, concatBytes, encodeRecord, RecordKind, shortField } from './records.js';
@@ -126,10 +127,7 @@ export class PubkeyServerAuth extends RecordMachine<Extract<ServerAuthResult, { 
   }
 
   protected wipe(): void {
-    this.shared?.fill(0);
-    this.eph?.secretKey.fill(0);
-    this.hs?.clientToServer.fill(0);
-    this.hs?.serverToClient.fill(0);
+    wipeHandshakeSecrets(this.shared, this.eph, this.hs);
   }
 }
 
@@ -207,9 +205,6 @@ export class PubkeyClientAuth extends RecordMachine<Extract<ClientAuthResult, { 
   }
 
   protected wipe(): void {
-    this.shared?.fill(0);
-    this.eph.secretKey.fill(0);
-    this.hs?.clientToServer.fill(0);
-    this.hs?.serverToClient.fill(0);
+    wipeHandshakeSecrets(this.shared, this.eph, this.hs);
   }
 }
