@@ -88,6 +88,7 @@ export async function startDaemon(args: DaemonArgs): Promise<RunningDaemon> {
     transport = new UdpTransport({
       self,
       daemons: config.daemons,
+      segments: config.segments,
       configHash: config.hash,
       onRingPacket: (from, payload) => {
         const plain = prot.open(payload, from);

@@ -10,7 +10,7 @@
  */
 import dgram from 'node:dgram';
 import { closeSync, openSync, writeSync } from 'node:fs';
-import type { DaemonEntry } from '../config/index.js';
+import type { DaemonEntry, SegmentEntry } from '../config/index.js';
 import type { DaemonId } from '../util/ids.js';
 import { RingcastError } from '../util/errors.js';
 
@@ -38,6 +38,8 @@ export interface TransportStats {
 export interface UdpTransportOptions {
   self: DaemonEntry;
   daemons: readonly DaemonEntry[];
+  /** The configuration's segments (their broadcast or multicast addresses and daemons). */
+  segments?: readonly SegmentEntry[];
   configHash: number;
   /** Socket buffer sizes in bytes (raised for bursts of packets). */
   socketBufferBytes?: number;
