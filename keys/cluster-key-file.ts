@@ -11,15 +11,14 @@
  * user the daemon runs as, with no permission bits for group or others (0400 as written by
  * `ringcast keygen`; 0600 is accepted).
  */
-import * as fs from 'node:fs';
-import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { secretFingerprint } from '../crypto/index.js';
 import { KeyFileError } from './errors.js';
+import { createKeyFileExclusive, readCheckedKeyFile, SECRET_KEY_FILE_MODE, type KeyFileKind } from './key-file-io.js';
 
 export const CLUSTER_KEY_FILE_HEADER = 'ringcast-cluster-key v1';
 export const CLUSTER_KEY_BYTES = 32;
-export const CLUSTER_KEY_FILE_MODE = 0o400;
+export const CLUSTER_KEY_FILE_MODE = SECRET_KEY_FILE_MODE;
 /** Default path of `ringcast keygen`, relative to the working directory. */
 export const DEFAULT_CLUSTER_KEY_PATH = './ringcast.key';
 /** A well-formed file is 69 bytes; anything much larger is not a key file and is not read whole. */
@@ -46,16 +45,13 @@ export function parseClusterKey(text: string, path: string): Uint8Array {
   return secret;
 }
 
-function currentUser(): { uid: number; name: string } {
-  const uid = typeof process.geteuid === 'function' ? process.geteuid() : -1;
-  let name = String(uid);
-  try {
-    name = os.userInfo().username;
-  } catch {
-    // No passwd entry for this uid: the numeric id works with chown too.
-  }
-  return { uid, name };
-}
+const CLUSTER_KEY_FILE_KIND: KeyFileKind = {
+  what: 'cluster key file',
+  formatName: 'Ringcast cluster key file',
+  keygenCommand: 'ringcast keygen',
+  missingAdvice: (path) => `create it with 'ringcast keygen --out ${path}' on one daemon and copy it to every daemon of the cluster`,
+  bytesMax: KEY_FILE_BYTES_MAX,
+};
 
 /**
  * Reads and checks a cluster key file. Refuses (KeyFileError) a file that is missing, not a
@@ -63,42 +59,7 @@ function currentUser(): { uid: number; name: string } {
  * malformed. Checks are made on the opened file descriptor, so the file checked is the file read.
  */
 export function readClusterKeyFile(path: string): Uint8Array {
-  let fd: number;
-  try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') {
-      throw new KeyFileError('KEY_FILE_NOT_FOUND', path, `cluster key file ${path} does not exist: create it with 'ringcast keygen --out ${path}' on one daemon and copy it to every daemon of the cluster`, { cause: e });
-    }
-    throw new KeyFileError('KEY_FILE_UNREADABLE', path, `cannot open cluster key file ${path} (${code ?? String(e)}): check that the daemon's user can read it`, { cause: e });
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) {
-      throw new KeyFileError('KEY_FILE_NOT_REGULAR', path, `${path} is not a regular file: point the configuration at the key file written by 'ringcast keygen'`);
-    }
-    const me = currentUser();
-    if (me.uid >= 0 && st.uid !== me.uid) {
-      throw new KeyFileError('KEY_FILE_OWNER', path, `cluster key file ${path} is owned by uid ${st.uid}, but the daemon runs as uid ${me.uid}: run 'chown ${me.name} ${path}' (as root) so that only the daemon's user owns it`);
-    }
-    const loose = st.mode & 0o077;
-    if (loose !== 0) {
-      throw new KeyFileError('KEY_FILE_PERMISSIONS', path, `cluster key file ${path} has mode 0${(st.mode & 0o777).toString(8)}, which lets ${loose & 0o070 ? 'its group' : ''}${loose & 0o070 && loose & 0o007 ? ' and ' : ''}${loose & 0o007 ? 'other users' : ''} read or change it: run 'chmod 0400 ${path}'`);
-    }
-    if (st.size > KEY_FILE_BYTES_MAX) {
-      throw new KeyFileError('KEY_FILE_MALFORMED', path, `${path} is ${st.size} bytes, too large to be a Ringcast cluster key file: create one with 'ringcast keygen'`);
-    }
-    const buf = Buffer.alloc(KEY_FILE_BYTES_MAX + 1);
-    const n = fs.readSync(fd, buf, 0, buf.length, 0);
-    try {
-      return parseClusterKey(buf.subarray(0, n).toString('latin1'), path);
-    } finally {
-      buf.fill(0);
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
+  return readCheckedKeyFile(path, CLUSTER_KEY_FILE_KIND, (text) => parseClusterKey(text, path));
 }
 
 export interface WrittenClusterKey {
@@ -113,33 +74,12 @@ export interface WrittenClusterKey {
  */
 export function writeClusterKeyFile(path: string): WrittenClusterKey {
   const secret = new Uint8Array(randomBytes(CLUSTER_KEY_BYTES));
-  let fd: number;
-  try {
-    // O_EXCL: fail if anything exists at the path, including a symbolic link.
-    fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, CLUSTER_KEY_FILE_MODE);
-  } catch (e) {
-    secret.fill(0);
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') {
-      throw new KeyFileError('KEY_FILE_EXISTS', path, `${path} already exists and was left untouched: a cluster key is never overwritten (every daemon must keep the same one); to replace it, move the old file away first, or choose another path with --out`, { cause: e });
-    }
-    throw new KeyFileError('KEY_FILE_WRITE_FAILED', path, `cannot create ${path} (${code ?? String(e)}): check that the directory exists and is writable`, { cause: e });
-  }
   const text = Buffer.from(formatClusterKey(secret), 'latin1');
   try {
-    // The creation mode is filtered by the umask; set it exactly.
-    fs.fchmodSync(fd, CLUSTER_KEY_FILE_MODE);
-    fs.writeSync(fd, text, 0, text.length, 0);
-    fs.fsyncSync(fd);
-  } catch (e) {
-    fs.closeSync(fd);
-    fs.rmSync(path, { force: true });
-    throw new KeyFileError('KEY_FILE_WRITE_FAILED', path, `cannot write ${path} (${(e as NodeJS.ErrnoException).code ?? String(e)}); nothing was kept`, { cause: e });
+    createKeyFileExclusive(path, text, 'already exists and was left untouched: a cluster key is never overwritten (every daemon must keep the same one); to replace it, move the old file away first, or choose another path with --out');
+    return { path, fingerprint: secretFingerprint(secret) };
   } finally {
     text.fill(0);
+    secret.fill(0);
   }
-  fs.closeSync(fd);
-  const fingerprint = secretFingerprint(secret);
-  secret.fill(0);
-  return { path, fingerprint };
 }

@@ -8,6 +8,7 @@ export type KeyFileErrorCode =
   | 'KEY_FILE_PERMISSIONS'
   | 'KEY_FILE_OWNER'
   | 'KEY_FILE_MALFORMED'
+  | 'KEY_FILE_MISMATCH'
   | 'KEY_FILE_WRITE_FAILED';
 
 /** A key file problem; the message names the file and says how to fix it. */

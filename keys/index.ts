@@ -1,4 +1,4 @@
-/** Key files: the cluster secret key file and its checks. See SECURITY.md. */
+/** Key files: the cluster secret key file, daemon identities, and their checks. See SECURITY.md. */
 export {
   readClusterKeyFile,
   writeClusterKeyFile,
@@ -12,3 +12,22 @@ export {
 export type { WrittenClusterKey } from './cluster-key-file.js';
 export { KeyFileError } from './errors.js';
 export type { KeyFileErrorCode } from './errors.js';
+export {
+  generateDaemonIdentity,
+  formatDaemonPublicKey,
+  parseDaemonPublicKey,
+  daemonKeyFingerprint,
+  daemonPublicKeysEqual,
+  daemonIdentityFingerprint,
+  formatDaemonIdentityFile,
+  parseDaemonIdentityFile,
+  readDaemonIdentityFile,
+  writeDaemonIdentityFile,
+  eraseDaemonIdentity,
+  DAEMON_IDENTITY_FILE_HEADER,
+  DAEMON_IDENTITY_SEED_BYTES,
+  DAEMON_PUBLIC_KEY_PREFIX,
+  DEFAULT_DAEMON_IDENTITY_PATH,
+} from './daemon-identity.js';
+export type { DaemonIdentity, DaemonPublicKey } from './daemon-identity.js';
+export { SECRET_KEY_FILE_MODE } from './key-file-io.js';
