@@ -18,6 +18,8 @@
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { sodiumInstance } from '../crypto/init.js';
+import type { RingcastConfig } from '../src/config/types.js';
+import { RingcastError } from '../src/util/errors.js';
 import { KeyFileError } from './errors.js';
 import { createKeyFileExclusive, readCheckedKeyFile, type KeyFileKind } from './key-file-io.js';
 import {
@@ -201,4 +203,36 @@ export function writeDaemonIdentityFile(path: string, id: DaemonIdentity): void 
 /** The identity's public key fingerprint (daemonKeyFingerprint), for logs. */
 export function daemonIdentityFingerprint(id: DaemonIdentity): string {
   return daemonKeyFingerprint(id.publicKey);
+}
+
+/**
+ * Start-up check that this daemon is trusted as itself: the configuration's DaemonPublicKey line
+ * for `selfName` must exist and be the public key of `identity` (from DaemonIdentityFile). The
+ * parser cannot check this, since it does not know which daemon is self. Throws RingcastError
+ * DAEMON_NOT_CONFIGURED, DAEMON_IDENTITY_UNTRUSTED or DAEMON_IDENTITY_MISMATCH, saying what to fix.
+ */
+export function checkDaemonIdentity(cfg: RingcastConfig, selfName: string, identity: DaemonIdentity): void {
+  const conf = cfg.file ?? 'the configuration';
+  const file = cfg.daemonIdentityFile ?? 'the identity file';
+  if (!cfg.daemons.some((d) => d.name === selfName)) {
+    throw new RingcastError('DAEMON_NOT_CONFIGURED', `'${selfName}' is not a daemon of ${conf}; the daemons are: ${cfg.daemons.map((d) => d.name).join(', ')}`);
+  }
+  const own = daemonKeyFingerprint(identity.publicKey);
+  const line = `DaemonPublicKey = ${selfName} ${formatDaemonPublicKey(identity.publicKey)}`;
+  const listed = cfg.daemonPublicKeys.get(selfName);
+  if (listed === undefined) {
+    throw new RingcastError(
+      'DAEMON_IDENTITY_UNTRUSTED',
+      `${conf} has no DaemonPublicKey line for this daemon '${selfName}' (its identity ${file} has fingerprint ${own}), so no daemon would trust it: ` +
+        `add the line '${line}' to the configuration of every daemon, then start this daemon and send the others SIGHUP`,
+    );
+  }
+  if (!daemonPublicKeysEqual(listed, identity.publicKey)) {
+    throw new RingcastError(
+      'DAEMON_IDENTITY_MISMATCH',
+      `the DaemonPublicKey line for this daemon '${selfName}' in ${conf} has fingerprint ${daemonKeyFingerprint(listed)}, but its identity ${file} has fingerprint ${own}: ` +
+        `if ${file} is this daemon's identity, replace the line in every daemon's configuration with '${line}' and send each running daemon SIGHUP; ` +
+        'otherwise point DaemonIdentityFile at the identity file that line was made from',
+    );
+  }
 }

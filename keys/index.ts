@@ -24,6 +24,7 @@ export {
   readDaemonIdentityFile,
   writeDaemonIdentityFile,
   eraseDaemonIdentity,
+  checkDaemonIdentity,
   DAEMON_IDENTITY_FILE_HEADER,
   DAEMON_IDENTITY_SEED_BYTES,
   DAEMON_PUBLIC_KEY_PREFIX,

@@ -18,7 +18,7 @@ export type {
   ListenerAuthPolicy,
 } from './types.js';
 export { defaultConfig, parseConfig } from './parse.js';
-export { loadConfig } from './load.js';
+export { loadConfig, loadTrustedDaemonKeys } from './load.js';
 export { findSelf } from './self.js';
 export { expandEventLogFile, unixSocketPathFor } from './templates.js';
 export { canonicalMembership, configurationHash, daemonIdFromName } from './identity.js';

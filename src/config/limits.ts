@@ -147,3 +147,11 @@ export const UNIX_SOCKET_PATH_SHARED_PORT_DEFAULT = '/tmp/%p-%n';
 export const ACCESS_IP_FILE_NAME = 'spread.access_ip';
 /** Searched in this order when AccessIpFile is not set: the working directory, then /etc. */
 export const ACCESS_IP_SEARCH_DIRS: readonly string[] = ['.', '/etc'];
+/** `EpochRekeySeconds`: default and range (seconds). */
+export const EPOCH_REKEY_SECONDS_DEFAULT = 120;
+export const EPOCH_REKEY_SECONDS_MIN = 1;
+export const EPOCH_REKEY_SECONDS_MAX = 86_400;
+/** `EpochRekeyPackets`: default and range (packets sealed under one epoch key). */
+export const EPOCH_REKEY_PACKETS_DEFAULT = 1_000_000;
+export const EPOCH_REKEY_PACKETS_MIN = 1000;
+export const EPOCH_REKEY_PACKETS_MAX = 2 ** 40;

@@ -8,6 +8,7 @@ import { type AccessIpRules, emptyAccessIpRules, parseAccessIp } from './access-
 import { ACCESS_IP_FILE_NAME, ACCESS_IP_SEARCH_DIRS, ACCESS_IP_TEXT_CHARS_MAX, CONFIG_TEXT_CHARS_MAX } from './limits.js';
 import { parseConfig } from './parse.js';
 import type { RingcastConfig } from './types.js';
+import type { DaemonPublicKey } from '../../keys/daemon-public-key.js';
 
 function readText(path: string, charsMax: number, what: string): string {
   let text: string;
@@ -28,6 +29,16 @@ function readText(path: string, charsMax: number, what: string): string {
 /** Read and parse a configuration file. An unreadable file is a ConfigError with line 0. */
 export function loadConfig(path: string): RingcastConfig {
   return parseConfig(readText(path, CONFIG_TEXT_CHARS_MAX, 'configuration file'), path);
+}
+
+/**
+ * Re-reads a configuration file for its trusted daemon keys (`DaemonPublicKey` lines), as the
+ * daemon does on SIGHUP to revoke or add keys without a restart. The whole file is checked as at
+ * start-up, so a file with any problem throws a ConfigError naming file and line, and the caller
+ * keeps the keys it had.
+ */
+export function loadTrustedDaemonKeys(configFile: string): ReadonlyMap<string, DaemonPublicKey> {
+  return loadConfig(configFile).daemonPublicKeys;
 }
 
 /** Read and parse an access_ip file. An unreadable file is a ConfigError with line 0. */

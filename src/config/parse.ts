@@ -4,6 +4,7 @@
  */
 import { ConfigError } from '../util/errors.js';
 import type { DaemonId } from '../util/ids.js';
+import { DAEMON_PUBLIC_KEY_PREFIX, parseDaemonPublicKey, type DaemonPublicKey } from '../../keys/daemon-public-key.js';
 import { configurationHash, daemonIdFromName } from './identity.js';
 import {
   type IpAddress,
@@ -32,6 +33,12 @@ import {
   DAEMON_NAME_CHARS_MAX,
   DAEMON_USER_DEFAULT,
   DAEMONS_MAX,
+  EPOCH_REKEY_PACKETS_DEFAULT,
+  EPOCH_REKEY_PACKETS_MAX,
+  EPOCH_REKEY_PACKETS_MIN,
+  EPOCH_REKEY_SECONDS_DEFAULT,
+  EPOCH_REKEY_SECONDS_MAX,
+  EPOCH_REKEY_SECONDS_MIN,
   DEBUG_FLAG_NAMES,
   DEBUG_FLAGS_DEFAULT,
   DEFAULT_PORT,
@@ -122,6 +129,16 @@ interface Options {
   authHandshakeTimeoutMs?: Setting<number>;
   chroot?: Setting<ChrootMode>;
   allowRunAsRoot?: Setting<boolean>;
+  daemonIdentityFile?: Setting<string>;
+  epochRekeySeconds?: Setting<number>;
+  epochRekeyPackets?: Setting<number>;
+}
+
+/** A `DaemonPublicKey` line before its daemon name is resolved against the segments. */
+interface DaemonKeyLine {
+  name: string;
+  key: DaemonPublicKey;
+  line: number;
 }
 
 /** Which authentication list a directive fills. */
@@ -173,6 +190,10 @@ const TOP_KEYWORDS = new Set(
     'authhandshaketimeout',
     'chroot',
     'allowrunasroot',
+    'daemonidentityfile',
+    'daemonpublickey',
+    'epochrekeyseconds',
+    'epochrekeypackets',
   ].concat(TIMEOUT_KEYWORDS.map(([k]) => k.toLowerCase())),
 );
 
@@ -186,6 +207,8 @@ class Parser {
   private readonly seenAt = new Map<string, number>();
   private readonly timeouts = new Map<keyof MembershipTimeouts, Setting<number>>();
   private auth: { allowed: string[]; required: string[]; line: number } | undefined;
+  /** `DaemonPublicKey` lines in order; names are checked once every segment is known. */
+  private readonly daemonKeyLines: DaemonKeyLine[] = [];
   /** Per-listener overrides: each list, once given, replaces the global one for that listener. */
   private readonly listenerAuth: { tcp: { allowed?: Setting<string[]>; required?: Setting<string[]> }; unix: { allowed?: Setting<string[]>; required?: Setting<string[]> } } = { tcp: {}, unix: {} };
 
@@ -227,6 +250,7 @@ class Parser {
     if (k === 'requiredauthmethods' || k === 'allowedauthmethods') return this.authMethods(key, k === 'allowedauthmethods');
     const perListener = LISTENER_AUTH_KEYWORDS.get(k);
     if (perListener !== undefined) return this.listenerAuthMethods(key, perListener.listener, perListener.allowed);
+    if (k === 'daemonpublickey') return this.daemonPublicKey(key);
     if (!TOP_KEYWORDS.has(k)) {
       this.fail(key.line, `unknown keyword ${describeToken(key)} (see CONFIGURATION.md for the options Ringcast accepts)`);
     }
@@ -333,6 +357,15 @@ class Parser {
       case 'allowrunasroot':
         o.allowRunAsRoot = { value: this.bool(key), line };
         return;
+      case 'daemonidentityfile':
+        o.daemonIdentityFile = { value: this.pathValue(key), line };
+        return;
+      case 'epochrekeyseconds':
+        o.epochRekeySeconds = { value: this.wholeNumber(key, EPOCH_REKEY_SECONDS_MIN, EPOCH_REKEY_SECONDS_MAX), line };
+        return;
+      case 'epochrekeypackets':
+        o.epochRekeyPackets = { value: this.wholeNumber(key, EPOCH_REKEY_PACKETS_MIN, EPOCH_REKEY_PACKETS_MAX), line };
+        return;
       default: {
         const timeout = TIMEOUT_KEYWORDS.find(([kw]) => kw.toLowerCase() === k);
         if (timeout === undefined) this.fail(line, `unknown keyword ${describeToken(key)}`);
@@ -392,6 +425,50 @@ class Parser {
     const n = Number(v);
     if (n < min || n > max) this.fail(key.line, `${key.text} = ${n} is out of range (${min} to ${max})`);
     return n;
+  }
+
+  /** Like integer(), for ranges beyond ten digits (up to 2^53). */
+  private wholeNumber(key: Token, min: number, max: number): number {
+    const v = this.value(key);
+    if (!/^[0-9]{1,16}$/.test(v)) this.fail(key.line, `${key.text} must be a whole number, got '${v}'`);
+    const n = Number(v);
+    if (n < min || n > max) this.fail(key.line, `${key.text} = ${n} is out of range (${min} to ${max})`);
+    return n;
+  }
+
+  /**
+   * `DaemonPublicKey = <daemon name> <key>`: one line per trusted daemon. The name is resolved in
+   * finish(), since segments may come after this line.
+   */
+  private daemonPublicKey(key: Token): void {
+    const eq = this.next();
+    if (eq?.kind !== '=') this.fail(this.lineOf(eq), `expected '=' after ${key.text}, found ${describeToken(eq)}`);
+    const nameToken = this.next();
+    if (nameToken === undefined || (nameToken.kind !== 'word' && nameToken.kind !== 'string')) {
+      this.fail(this.lineOf(nameToken), `expected a daemon name after '${key.text} =', found ${describeToken(nameToken)}`);
+    }
+    const name = nameToken.text;
+    if (name.startsWith(DAEMON_PUBLIC_KEY_PREFIX)) {
+      this.fail(nameToken.line, `${key.text} names the daemon before its key: ${key.text} = <daemon name> rcd1:…`);
+    }
+    const keyToken = this.peek();
+    // A keyword here means the key was left out; it is not taken as the key, so the message says so.
+    if (keyToken === undefined || keyToken.kind !== 'word' || TOP_KEYWORDS.has(keyToken.text.toLowerCase())) {
+      this.fail(this.lineOf(keyToken), `${key.text} for daemon '${name}' has no key: write ${key.text} = ${name} rcd1:… with the line that 'ringcast keygen --identity --name ${name}' printed on that daemon's host`);
+    }
+    this.next();
+    const publicKey = parseDaemonPublicKey(keyToken.text);
+    if (publicKey === undefined) {
+      this.fail(
+        keyToken.line,
+        `${key.text} for daemon '${name}': ${describeToken(keyToken)} is not a daemon public key (rcd1: followed by 86 characters of base64url); ` +
+          `run 'ringcast keygen --identity --name ${name}' on that daemon's host and copy the line it prints`,
+      );
+    }
+    const first = this.daemonKeyLines.find((d) => d.name === name);
+    if (first !== undefined) this.fail(key.line, `daemon '${name}' has a ${key.text} line already (line ${first.line}): keep one line per daemon`);
+    if (this.daemonKeyLines.length >= DAEMONS_MAX) this.fail(key.line, `too many ${key.text} lines (at most one for each of ${DAEMONS_MAX} daemons)`);
+    this.daemonKeyLines.push({ name, key: publicKey, line: key.line });
   }
 
   private account(key: Token): string {
@@ -719,6 +796,20 @@ class Parser {
       this.fail(o.cryptoMode?.line ?? this.lastLine, `Crypto = ${cryptoMode} needs ClusterKeyFile = <path of the cluster key>`);
     }
 
+    const daemonPublicKeys = this.trustedDaemonKeys(daemons);
+    if (cryptoMode === 'none') {
+      // Epoch keys are keys of the packet protection layer: without it they would protect nothing.
+      const identity = o.daemonIdentityFile;
+      const keyLine = this.daemonKeyLines[0];
+      const what = identity !== undefined ? { keyword: 'DaemonIdentityFile', line: identity.line } : keyLine !== undefined ? { keyword: 'DaemonPublicKey', line: keyLine.line } : undefined;
+      if (what !== undefined) {
+        this.fail(
+          what.line,
+          `${what.keyword} is for per-configuration epoch keys, which need packet protection, but Crypto is none${o.cryptoMode === undefined ? ' (the default)' : ` (line ${o.cryptoMode.line})`}: set Crypto = encrypt or Crypto = integrity, with ClusterKeyFile`,
+        );
+      }
+    }
+
     const unixSocketPath = this.socketPath(daemons);
     const policies = this.listenerPolicies();
 
@@ -765,8 +856,31 @@ class Parser {
       cryptoMode,
       clusterKeyFile: o.clusterKeyFile?.value,
       accessIpFile: o.accessIpFile?.value,
+      daemonIdentityFile: o.daemonIdentityFile?.value,
+      daemonPublicKeys,
+      epochRekeyMs: (o.epochRekeySeconds?.value ?? EPOCH_REKEY_SECONDS_DEFAULT) * 1000,
+      epochRekeyPackets: o.epochRekeyPackets?.value ?? EPOCH_REKEY_PACKETS_DEFAULT,
       hash: configurationHash(segments),
     };
+  }
+
+  /** The `DaemonPublicKey` lines as a map in configuration order; every name must be a configured daemon. */
+  private trustedDaemonKeys(daemons: readonly DaemonEntry[]): ReadonlyMap<string, DaemonPublicKey> {
+    const byName = new Map<string, DaemonKeyLine>();
+    for (const l of this.daemonKeyLines) {
+      if (!daemons.some((d) => d.name === l.name)) {
+        const names = daemons.map((d) => d.name);
+        const shown = names.length > 20 ? `${names.slice(0, 20).join(', ')}, … (${names.length} in all)` : names.join(', ');
+        this.fail(l.line, `DaemonPublicKey names '${l.name}', which is not a configured daemon; the daemons are: ${shown}`);
+      }
+      byName.set(l.name, l);
+    }
+    const keys = new Map<string, DaemonPublicKey>();
+    for (const d of daemons) {
+      const l = byName.get(d.name);
+      if (l !== undefined) keys.set(d.name, l.key);
+    }
+    return keys;
   }
 
   /**

@@ -3,6 +3,7 @@
  * sans-IO cores can depend on it freely.
  */
 import type { DaemonId } from '../util/ids.js';
+import type { DaemonPublicKey } from '../../keys/daemon-public-key.js';
 
 export type InterfaceKind = 'D' | 'C' | 'M';
 
@@ -124,6 +125,18 @@ export interface RingcastConfig {
   clusterKeyFile: string | undefined;
   /** `AccessIpFile`; undefined: search `spread.access_ip` in the working directory, then /etc/. */
   accessIpFile: string | undefined;
+  /** `DaemonIdentityFile`: this daemon's identity (X25519 and Ed25519 secrets), read at start-up. */
+  daemonIdentityFile: string | undefined;
+  /**
+   * `DaemonPublicKey = <name> <key>` lines: the trusted public key of each daemon, by daemon name,
+   * in configuration order. A daemon without a line is untrusted and takes no part in forming a
+   * configuration. Reloaded on SIGHUP (loadTrustedDaemonKeys).
+   */
+  daemonPublicKeys: ReadonlyMap<string, DaemonPublicKey>;
+  /** `EpochRekeySeconds` × 1000: a configuration's epoch key is replaced at least this often. */
+  epochRekeyMs: number;
+  /** `EpochRekeyPackets`: ... or after this many packets under one epoch key, whichever comes first. */
+  epochRekeyPackets: number;
   /** u32 hash of the segment and daemon sections only; equal on every daemon of one ring. */
   hash: number;
 }
