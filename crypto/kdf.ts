@@ -17,13 +17,17 @@ import { RingcastError } from '../src/util/errors.js';
  * What a derived key is for. One name per use; a key is never used for two of them.
  * - packet-encrypt: AEAD keys for inter-daemon packets ('encrypt' mode), per epoch, sender, generation
  * - packet-mac: MAC keys for inter-daemon packets ('integrity' mode), per epoch, sender, generation
- * - epoch: epoch secrets derived from the cluster secret (epoch 0 now; the key schedule later)
+ * - epoch: epoch 0's secret, derived from the cluster secret
+ * - epoch-formation: the cluster's formation key, mixed into every epoch-key establishment
+ *   (keys/epoch-schedule.ts), so that only cluster-key holders take part
+ * - epoch-wrap: the one-time key that carries a new configuration's epoch secret to one member
+ * - epoch-ratchet: the next generation's epoch secret from the current one (rekey within a configuration)
  * - session-auth: client session authentication
  * - key-fingerprint: a public identifier of a secret, for logs and operators
  */
-export type KeyPurpose = 'packet-encrypt' | 'packet-mac' | 'epoch' | 'session-auth' | 'key-fingerprint';
+export type KeyPurpose = 'packet-encrypt' | 'packet-mac' | 'epoch' | 'epoch-formation' | 'epoch-wrap' | 'epoch-ratchet' | 'session-auth' | 'key-fingerprint';
 
-export const KEY_PURPOSES: readonly KeyPurpose[] = ['packet-encrypt', 'packet-mac', 'epoch', 'session-auth', 'key-fingerprint'];
+export const KEY_PURPOSES: readonly KeyPurpose[] = ['packet-encrypt', 'packet-mac', 'epoch', 'epoch-formation', 'epoch-wrap', 'epoch-ratchet', 'session-auth', 'key-fingerprint'];
 
 /** Secrets shorter than this are refused: every Ringcast secret is 256 bits. */
 export const SECRET_BYTES_MIN = 32;

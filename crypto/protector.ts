@@ -222,12 +222,22 @@ export class PacketProtector {
    * plaintext larger than plaintextBytesMax, no send epoch, or the counter space exhausted.
    */
   seal(plaintext: Uint8Array): Uint8Array {
+    const epoch = this.#sendEpoch;
+    if (epoch === undefined) throw new RingcastError('CRYPTO_NO_SEND_EPOCH', 'no epoch to seal with: the send epoch was retired; setSendEpoch() to an installed epoch');
+    return this.sealIn(epoch, plaintext);
+  }
+
+  /**
+   * Seals under a chosen installed epoch rather than the send epoch: packets that belong to an
+   * earlier configuration (recovered messages, EVS) stay under that configuration's keys. The
+   * counter is the same per-process counter as seal()'s, so no nonce repeats across epochs.
+   */
+  sealIn(epoch: number, plaintext: Uint8Array): Uint8Array {
     if (plaintext.length > this.plaintextBytesMax) {
       throw new RingcastError('CRYPTO_PACKET_TOO_LARGE', `a packet payload of ${plaintext.length} bytes exceeds plaintextBytesMax ${this.plaintextBytesMax} (packetBytesMax ${this.packetBytesMax} minus ${this.overheadBytes} bytes of protection)`);
     }
-    const epoch = this.#sendEpoch;
-    const state = epoch === undefined ? undefined : this.#epochs.get(epoch);
-    if (epoch === undefined || !state) throw new RingcastError('CRYPTO_NO_SEND_EPOCH', 'no epoch to seal with: the send epoch was retired; setSendEpoch() to an installed epoch');
+    const state = this.#epochs.get(epoch);
+    if (!state) throw new RingcastError('CRYPTO_EPOCH_UNKNOWN', `epoch ${epoch} is not installed: cannot seal under it`);
     const counter = this.#nextCounter;
     // Refuse rather than wrap: a repeated counter would repeat a nonce.
     if (counter >= COUNTER_MAX) throw new RingcastError('CRYPTO_COUNTER_EXHAUSTED', 'the 64-bit packet counter is exhausted; restart the daemon with a new incarnation');

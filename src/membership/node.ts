@@ -14,12 +14,14 @@ import { compareRingId, ringIdEquals, type DaemonId, type RingId } from '../util
 import { RingcastError } from '../util/errors.js';
 import {
   FORM_FIELD_BYTES_MAX,
+  type FormingMember,
   type RingEvent,
   type SubmittedMessage,
   type TotemEngine,
   type TotemOptions,
   type TotemStatus,
   type Transmit,
+  type TransmitEpoch,
 } from '../ring/types.js';
 import { RingLog } from '../ring/log.js';
 import { MESSAGE_BYTES_MAX, Packer } from '../ring/packer.js';
@@ -29,10 +31,13 @@ import {
   DATA_FIXED_BYTES,
   PacketType,
   RECOVERY_EXTRA_BYTES,
+  SEALED_CARRIER_EXTRA_BYTES,
   decodeData,
+  decodeItems,
   decodeHeader,
   decodeToken,
   encodeData,
+  encodeItems,
   encodeToken,
   rtrMaxFor,
   type DataPacket,
@@ -76,6 +81,12 @@ export interface TotemStats {
   membershipChanges: number;
   /** formContribution results longer than FORM_FIELD_BYTES_MAX (replaced by an empty field). */
   formFieldsOversized: number;
+  /** Forming rings given up because the key schedule refused a commit token (FormationKeys). */
+  formationsRefused: number;
+  /** Sealed recovery carriers this daemon could not open although it belongs to their old ring. */
+  recoveredUnreadable: number;
+  /** Key generations this daemon started as representative (rekeys). */
+  rekeys: number;
   messagesDelivered: number;
 }
 
@@ -98,6 +109,7 @@ interface TokenSent {
   /** Data from the successor above this seq proves it got the token. */
   seqAtSend: number;
   deadline: number;
+  epoch: TransmitEpoch | undefined;
 }
 
 export class TotemNode implements TotemEngine {
@@ -160,6 +172,8 @@ export class TotemNode implements TotemEngine {
   private probeAt: number | undefined;
   /** An idle token held back for a moment (see idleVisit). */
   private heldToken: RegularToken | undefined;
+  /** Key generation of the ring the token circulates on, as the last token processed here said. */
+  private generation = 0;
   /** When this daemon first saw the ring idle, in the current idle stretch. */
   private idleSinceMs: number | undefined;
   private heldUntil: number | undefined;
@@ -183,6 +197,9 @@ export class TotemNode implements TotemEngine {
     gathers: 0,
     membershipChanges: 0,
     formFieldsOversized: 0,
+    formationsRefused: 0,
+    recoveredUnreadable: 0,
+    rekeys: 0,
     messagesDelivered: 0,
   };
 
@@ -193,7 +210,9 @@ export class TotemNode implements TotemEngine {
     if (opts.windowPacketsMax < 1 || opts.personalWindowPacketsMax < 1) {
       throw new RingcastError('TOTEM_OPTIONS', 'windowPacketsMax and personalWindowPacketsMax must be at least 1');
     }
-    const itemRoom = opts.packetBytesMax - DATA_FIXED_BYTES - RECOVERY_EXTRA_BYTES;
+    // Every old-ring packet must fit in a recovery carrier, sealed under the old keys if need be.
+    const sealing = opts.formationKeys ? SEALED_CARRIER_EXTRA_BYTES + opts.formationKeys.recoveredOverheadBytes : 0;
+    const itemRoom = opts.packetBytesMax - DATA_FIXED_BYTES - RECOVERY_EXTRA_BYTES - sealing;
     if (itemRoom < 128 || opts.packetBytesMax > 65000) {
       throw new RingcastError('TOTEM_OPTIONS', `packetBytesMax ${opts.packetBytesMax} must be between ${DATA_FIXED_BYTES + RECOVERY_EXTRA_BYTES + 128} and 65000`);
     }
@@ -323,7 +342,7 @@ export class TotemNode implements TotemEngine {
     const ts = this.tokenSent;
     if (ts && now >= ts.deadline) {
       // Totem §3.2 token retransmission: no sign that the successor got it.
-      this.tx.push({ to: ts.to, bytes: ts.bytes });
+      this.tx.push(ts.epoch ? { to: ts.to, bytes: ts.bytes, epoch: ts.epoch } : { to: ts.to, bytes: ts.bytes });
       ts.deadline = now + this.o.timeouts.tokenRetransmitMs;
       this.st.tokenRetransmits++;
     }
@@ -378,6 +397,11 @@ export class TotemNode implements TotemEngine {
     this.formHardAt = undefined;
     this.probeAt = undefined;
     void now;
+  }
+
+  reconfigure(now: number): void {
+    if (!this.started || this.left || this.state !== 'operational' || this.members.length === 1) return;
+    this.enterGather(now);
   }
 
   pollTransmit(): Transmit | undefined {
@@ -452,7 +476,10 @@ export class TotemNode implements TotemEngine {
 
   private formField(ring: RingId, members: readonly DaemonId[]): Uint8Array {
     if (!this.o.formContribution) return EMPTY;
-    const f = this.o.formContribution(ring, members);
+    return this.boundedField(this.o.formContribution(ring, members));
+  }
+
+  private boundedField(f: Uint8Array): Uint8Array {
     if (f.length > FORM_FIELD_BYTES_MAX) {
       this.st.formFieldsOversized++;
       return EMPTY;
@@ -467,12 +494,52 @@ export class TotemNode implements TotemEngine {
 
   /** Broadcast to the members of the ring the token circulates on. */
   private broadcast(bytes: Uint8Array): void {
+    const epoch = this.epochTag();
     if (this.state === 'operational') {
-      this.tx.push({ to: 'ring', bytes });
+      this.tx.push(epoch ? { to: 'ring', bytes, epoch } : { to: 'ring', bytes });
       return;
     }
     // In recovery the new ring is not installed yet, so its members are addressed one by one.
-    for (const m of this.nextMembers) if (m !== this.self) this.tx.push({ to: m, bytes });
+    for (const m of this.nextMembers) if (m !== this.self) this.tx.push(epoch ? { to: m, bytes, epoch } : { to: m, bytes });
+  }
+
+  /** The epoch that protects the token ring's packets (with per-configuration keys). */
+  private epochTag(): TransmitEpoch | undefined {
+    if (!this.o.formationKeys) return undefined;
+    const tr = this.tokenRing();
+    return tr ? { ring: tr.ring, generation: this.generation } : undefined;
+  }
+
+  private forming(c: CommitToken): FormingMember[] {
+    return c.members.map((e) => ({ id: e.id, incarnation: e.incarnation }));
+  }
+
+  /**
+   * Per-configuration keys, representative between the commit token's rotations (Totem §4.3):
+   * the key schedule checks every member's field and seals the new epoch secret to each.
+   * Members whose fields it refuses are failed, and membership is gathered again without them.
+   */
+  private sealEpochForMembers(now: number, c: CommitToken): boolean {
+    const keys = this.o.formationKeys;
+    if (!keys) return true;
+    const fields = new Map(c.members.map((e) => [e.id, e.form] as const));
+    const d = keys.distribute(now, c.ring, this.forming(c), fields);
+    const oversized = d.ok && [...d.sealed.values()].some((b) => b.length > FORM_FIELD_BYTES_MAX);
+    if (!d.ok || oversized) {
+      this.st.formationsRefused++;
+      this.enterGather(now);
+      if (!d.ok && this.gather) {
+        let changed = false;
+        for (const id of d.exclude) if (this.gather.fail(id)) changed = true;
+        if (changed) {
+          this.sendJoin(now);
+          this.checkConsensus(now);
+        }
+      }
+      return false;
+    }
+    for (const e of c.members) e.sealed = (d.sealed.get(e.id) ?? EMPTY).slice();
+    return true;
   }
 
   private noteIncarnation(now: number, h: PacketHeader): void {
@@ -539,12 +606,23 @@ export class TotemNode implements TotemEngine {
     const r = carrier.recovered;
     const plan = this.plan;
     if (!r || !plan || !ringIdEquals(r.ring, this.log.ring) || r.seq > plan.highMax) return;
+    let items = carrier.items;
+    if (carrier.sealedItems !== undefined) {
+      const keys = this.o.formationKeys;
+      const plain = keys?.openRecovered(r.ring, carrier.sender, carrier.sealedItems);
+      const body = plain === undefined ? undefined : decodeItems(plain);
+      if (!body) {
+        this.st.recoveredUnreadable++;
+        return;
+      }
+      items = body.items;
+    }
     const old: DataPacket = {
       sender: r.sender,
       incarnation: 0,
       ring: r.ring,
       seq: r.seq,
-      items: carrier.items,
+      items,
       hasSafe: carrier.hasSafe,
     };
     this.log.insert(old, EMPTY);
@@ -625,6 +703,18 @@ export class TotemNode implements TotemEngine {
     }
     const tr = this.tokenRing();
     if (!tr) throw new Error('token processing outside operational/recovery');
+    const keys = this.o.formationKeys;
+    if (keys) {
+      // Rekey in token order: the representative starts the next key generation; each member
+      // switches to it as the token passes, before sending anything in this visit.
+      if (this.state === 'operational' && tr.members[0] === this.self && keys.rekeyDue(now, tr.ring, t.generation)) {
+        t.generation++;
+        this.st.rekeys++;
+      }
+      if (t.generation < this.generation) t.generation = this.generation;
+      this.generation = t.generation;
+      keys.tokenGeneration(now, tr.ring, t.generation);
+    }
     const L = tr.log;
     L.noteHigh(t.seq);
     const aruIn = t.aru;
@@ -664,10 +754,13 @@ export class TotemNode implements TotemEngine {
           incarnation: this.inc,
           ring: tr.ring,
           seq: t.seq + 1,
-          items: old.pkt.items,
+          items: keys ? [] : old.pkt.items,
           hasSafe: old.pkt.hasSafe,
           recovered: { ring: oldRing, seq: oldSeq, sender: old.pkt.sender },
         };
+        // Recovered old-ring messages stay under the old ring's keys: members of the new ring
+        // that come from another ring carry them but cannot read them.
+        if (keys) pkt.sealedItems = keys.sealRecovered(oldRing, encodeItems(old.pkt.items));
         const bytes = encodeData(pkt);
         t.seq++;
         L.insert(pkt, bytes);
@@ -721,8 +814,9 @@ export class TotemNode implements TotemEngine {
     this.tokenSeqSeen = t.tokenSeq;
     const to = this.successorOf(members);
     const bytes = encodeToken(t, this.self, this.inc);
-    this.tx.push({ to, bytes });
-    this.tokenSent = { bytes, to, seqAtSend: t.seq, deadline: now + this.o.timeouts.tokenRetransmitMs };
+    const epoch = keys ? { ring: tr.ring, generation: this.generation } : undefined;
+    this.tx.push(epoch ? { to, bytes, epoch } : { to, bytes });
+    this.tokenSent = { bytes, to, seqAtSend: t.seq, deadline: now + this.o.timeouts.tokenRetransmitMs, epoch };
     if (this.state === 'operational') this.deliver();
   }
 
@@ -804,6 +898,7 @@ export class TotemNode implements TotemEngine {
   /** Totem §4.2: shift to the gather state. */
   private enterGather(now: number, discovered?: PacketHeader): void {
     if (this.state !== 'gather' || !this.gather) {
+      if (this.commit && (this.state === 'commit' || this.state === 'recovery')) this.o.formationKeys?.abandon(this.commit.ring);
       const initial = new Map<DaemonId, number>();
       for (const id of this.members) initial.set(id, this.incarnations.get(id) ?? 0);
       if (this.commit) for (const e of this.commit.members) initial.set(e.id, this.incarnations.get(e.id) ?? e.incarnation);
@@ -901,14 +996,15 @@ export class TotemNode implements TotemEngine {
       oldSafe: 0,
       oldDelivered: 0,
       form: EMPTY,
+      sealed: EMPTY,
     }));
     const c: CommitToken = { ring, tokenSeq: 1, rotation: 1, members: entries };
     this.enterCommit(now, c, g);
     if (members.length === 1) {
       // Alone: both rotations are trivially complete; recovery has nothing to exchange.
       c.rotation = 2;
-      this.enterRecovery(now, c);
-      this.install(now);
+      if (!this.sealEpochForMembers(now, c)) return;
+      if (this.enterRecovery(now, c)) this.install(now);
       return;
     }
     this.forwardCommit(now, c);
@@ -923,7 +1019,9 @@ export class TotemNode implements TotemEngine {
     e.oldHigh = Math.max(this.log.high, this.log.aru);
     e.oldSafe = Math.min(this.log.safe, this.log.aru);
     e.oldDelivered = this.log.delivered;
-    e.form = this.formField(c.ring, c.members.map((m) => m.id));
+    e.form = this.o.formationKeys
+      ? this.boundedField(this.o.formationKeys.contribute(now, c.ring, this.forming(c)))
+      : this.formField(c.ring, c.members.map((m) => m.id));
     this.commit = c;
     this.committedGather = g;
     this.gather = undefined;
@@ -943,7 +1041,7 @@ export class TotemNode implements TotemEngine {
     const to = this.successorOf(c.members.map((m) => m.id));
     const bytes = encodeCommit(c, this.self, this.inc);
     this.tx.push({ to, bytes });
-    this.tokenSent = { bytes, to, seqAtSend: Infinity, deadline: now + this.o.timeouts.tokenRetransmitMs };
+    this.tokenSent = { bytes, to, seqAtSend: Infinity, deadline: now + this.o.timeouts.tokenRetransmitMs, epoch: undefined };
   }
 
   private onCommit(now: number, h: PacketHeader, c: CommitToken): void {
@@ -986,8 +1084,10 @@ export class TotemNode implements TotemEngine {
             this.enterGather(now);
             return;
           }
-          // Totem §4.3: second rotation distributes every member's entry.
+          // Totem §4.3: second rotation distributes every member's entry (and, with
+          // per-configuration keys, each member's sealed copy of the new epoch secret).
           c.rotation = 2;
+          if (!this.sealEpochForMembers(now, c)) return;
           if (this.enterRecovery(now, c)) this.forwardCommit(now, c);
           return;
         }
@@ -1008,6 +1108,7 @@ export class TotemNode implements TotemEngine {
           backlog: 0,
           rotation: 0,
           doneCount: 0,
+          generation: 0,
           rtr: [],
         };
         this.processToken(now, t);
@@ -1027,6 +1128,18 @@ export class TotemNode implements TotemEngine {
       this.enterGather(now);
       return false;
     }
+    const keys = this.o.formationKeys;
+    if (keys) {
+      // The forming ring's keys are installed before anything is sent on it.
+      const fields = new Map(c.members.map((e) => [e.id, e.form] as const));
+      const mine = c.members.find((e) => e.id === this.self)?.sealed ?? EMPTY;
+      if (!keys.accept(now, c.ring, this.forming(c), fields, mine)) {
+        this.st.formationsRefused++;
+        this.enterGather(now);
+        return false;
+      }
+    }
+    this.generation = 0;
     this.commit = c;
     this.state = 'recovery';
     this.next = new RingLog(c.ring, this.aheadPacketsMax);
@@ -1097,6 +1210,8 @@ export class TotemNode implements TotemEngine {
     this.st.membershipChanges++;
 
     this.installRing(c.ring, members, this.nextInc, next);
+    // EVS: every old-ring message is delivered; the old configuration's keys can go.
+    this.o.formationKeys?.installed(now, c.ring, oldRing);
     this.commit = undefined;
     this.committedGather = undefined;
     this.plan = undefined;

@@ -10,6 +10,8 @@
  *   COMMIT  new ring | tokenSeq u53 | rotation u8 (1|2) | member count u16 | per member, ids
  *           strictly ascending: id u32 | incarnation u53 | filled u8 | old ring | old aru u53
  *           | old high u53 | old safe u53 | old delivered u53 | form length u16 (≤ 1024) | form
+ *           | sealed length u16 (≤ 1024) | sealed (written by the representative for the
+ *           second rotation: the member's copy of the new epoch secret; empty otherwise)
  */
 import type { DaemonId, RingId } from '../util/ids.js';
 import { FORM_FIELD_BYTES_MAX } from '../ring/types.js';
@@ -48,6 +50,8 @@ export interface CommitEntry {
   /** Highest old-ring seq the member had delivered. */
   oldDelivered: number;
   form: Uint8Array;
+  /** The representative's second-rotation field for this member (FormationKeys.distribute). */
+  sealed: Uint8Array;
 }
 
 /** Totem §4.3 commit token. */
@@ -112,11 +116,11 @@ export function decodeProbe(bytes: Uint8Array): RingId | undefined {
   return ring;
 }
 
-const ENTRY_FIXED_BYTES = 4 + 8 + 1 + 12 + 8 * 4 + 2;
+const ENTRY_FIXED_BYTES = 4 + 8 + 1 + 12 + 8 * 4 + 2 + 2;
 
 export function encodeCommit(c: CommitToken, sender: DaemonId, incarnation: number): Uint8Array {
   let size = HEADER_BYTES + 12 + 8 + 1 + 2;
-  for (const m of c.members) size += ENTRY_FIXED_BYTES + m.form.length;
+  for (const m of c.members) size += ENTRY_FIXED_BYTES + m.form.length + m.sealed.length;
   const w = new Writer(size);
   w.header(PacketType.COMMIT, sender, incarnation);
   w.ring(c.ring);
@@ -134,6 +138,8 @@ export function encodeCommit(c: CommitToken, sender: DaemonId, incarnation: numb
     w.u53(m.oldDelivered);
     w.u16(m.form.length);
     w.bytes(m.form);
+    w.u16(m.sealed.length);
+    w.bytes(m.sealed);
   }
   return w.done();
 }
@@ -161,9 +167,12 @@ export function decodeCommit(bytes: Uint8Array): CommitToken | undefined {
     if (!r.ok || filled > 1 || formLen > FORM_FIELD_BYTES_MAX || id <= prev) return undefined;
     if (oldAru > oldHigh || oldSafe > oldAru || oldDelivered > oldHigh) return undefined;
     const form = r.bytes(formLen).slice();
+    const sealedLen = r.u16();
+    if (!r.ok || sealedLen > FORM_FIELD_BYTES_MAX) return undefined;
+    const sealed = r.bytes(sealedLen).slice();
     if (!r.ok) return undefined;
     prev = id;
-    members.push({ id, incarnation, filled: filled === 1, oldRing, oldAru, oldHigh, oldSafe, oldDelivered, form });
+    members.push({ id, incarnation, filled: filled === 1, oldRing, oldAru, oldHigh, oldSafe, oldDelivered, form, sealed });
   }
   if (r.remaining !== 0) return undefined;
   return { ring, tokenSeq, rotation, members };

@@ -50,6 +50,66 @@ export interface TotemOptions {
    * daemon fills in. At most FORM_FIELD_BYTES_MAX bytes.
    */
   formContribution?: (ring: RingId, members: readonly DaemonId[]) => Uint8Array;
+  /**
+   * Per-configuration keys (keys/epoch-schedule.ts). When set, it replaces formContribution,
+   * establishes every forming ring's epoch secret in the two commit-token rotations, keeps
+   * recovered old-ring messages under the old ring's keys, and moves a ring to the next key
+   * generation in token order. Transmits then name the epoch that must protect them.
+   */
+  formationKeys?: FormationKeys;
+}
+
+/** A member of a forming ring as the commit token names it. */
+export interface FormingMember {
+  id: DaemonId;
+  incarnation: number;
+}
+
+/** The representative's second-rotation output: a sealed field per member, or members to exclude. */
+export type FormationDistribution =
+  | { ok: true; sealed: ReadonlyMap<DaemonId, Uint8Array> }
+  | { ok: false; exclude: readonly DaemonId[] };
+
+/**
+ * The key schedule as the engine sees it (Totem §4.3 commit token, §4.4 recovery, and the
+ * regular token's rotation for rekeys). Every method is synchronous and must not throw on bad
+ * input from peers: it reports failure instead.
+ */
+export interface FormationKeys {
+  /** First rotation: this member's field for the forming ring (≤ FORM_FIELD_BYTES_MAX). */
+  contribute(now: number, ring: RingId, members: readonly FormingMember[]): Uint8Array;
+  /**
+   * Representative, between the rotations: check every member's field and seal the forming
+   * ring's epoch secret to each member (≤ FORM_FIELD_BYTES_MAX each), or name members whose
+   * fields cannot be trusted (they are failed and membership is gathered again).
+   */
+  distribute(now: number, ring: RingId, members: readonly FormingMember[], fields: ReadonlyMap<DaemonId, Uint8Array>): FormationDistribution;
+  /**
+   * Every member, on the second rotation (before it sends anything on the forming ring): take
+   * the epoch secret from its sealed field and install the forming ring's keys. False: the
+   * token is not acceptable (gather again).
+   */
+  accept(now: number, ring: RingId, members: readonly FormingMember[], fields: ReadonlyMap<DaemonId, Uint8Array>, sealed: Uint8Array): boolean;
+  /** The forming ring was given up before it was installed: erase its keys. */
+  abandon(ring: RingId): void;
+  /** EVS installation of `ring` is complete (every old-ring message delivered): erase `previous`'s keys. */
+  installed(now: number, ring: RingId, previous: RingId): void;
+  /** A regular token of `ring` with key generation `generation` is being processed here. */
+  tokenGeneration(now: number, ring: RingId, generation: number): void;
+  /** Representative: whether the ring should move to its next key generation at this token visit. */
+  rekeyDue(now: number, ring: RingId, generation: number): boolean;
+  /** Seals an old-ring packet's items for a recovery carrier under the old ring's keys. */
+  sealRecovered(oldRing: RingId, plain: Uint8Array): Uint8Array;
+  /** Opens a recovery carrier's sealed items (undefined: not readable with the keys held). */
+  openRecovered(oldRing: RingId, sender: DaemonId, sealed: Uint8Array): Uint8Array | undefined;
+  /** What sealRecovered adds to its input, in bytes. */
+  readonly recoveredOverheadBytes: number;
+}
+
+/** The key epoch that must protect a transmit: a ring and the key generation within it. */
+export interface TransmitEpoch {
+  ring: RingId;
+  generation: number;
 }
 
 /** A message handed to the ring by the layer above (groups). The payload is opaque here. */
@@ -71,6 +131,12 @@ export const FORM_FIELD_BYTES_MAX = 1024;
 export interface Transmit {
   to: DaemonId | 'ring' | 'configured';
   bytes: Uint8Array;
+  /**
+   * With formationKeys: the ring epoch whose keys protect this packet (tokens and data of a
+   * ring, including its recovery). Absent: membership traffic (joins, probes, commit tokens),
+   * protected by the cluster's epoch 0.
+   */
+  epoch?: TransmitEpoch;
 }
 
 /**
@@ -130,6 +196,12 @@ export interface TotemEngine {
   handleTimeout(now: number): void;
   /** Clean shutdown: announce departure so the others reconfigure at once. */
   leave(now: number): void;
+  /**
+   * Start a membership round now (Totem §4.2 gather) although no fault was seen: the daemon
+   * does this when it stops trusting a member (a revoked identity), so that the next
+   * configuration, and its keys, form without it at once.
+   */
+  reconfigure?(now: number): void;
   pollTransmit(): Transmit | undefined;
   pollTimeout(): number | undefined;
   pollEvent(): RingEvent | undefined;

@@ -10,12 +10,15 @@
  *
  * Layouts (u53 = float64 holding a non-negative safe integer, ring = rep u32 + seq u53):
  *   header  magic 0x52 u8 | version 1 u8 | type u8 | 0 u8 | sender u32 | incarnation u53   (16 bytes)
- *   DATA    header | ring | seq u53 (≥1) | flags u8 (1 = recovery carrier)
- *           [carrier: old ring | old seq u53 | old sender u32] | item count u16 (≥1)
- *           | items: service u8 | frag u8 (1 first, 2 last) | stream u32 | length u16 | bytes
+ *   DATA    header | ring | seq u53 (≥1) | flags u8 (1 = recovery carrier, 2 = sealed items)
+ *           [carrier: old ring | old seq u53 | old sender u32]
+ *           then either  item count u16 (≥1) | items: service u8 | frag u8 (1 first, 2 last)
+ *                        | stream u32 | length u16 | bytes
+ *           or (sealed carrier) safe u8 (0|1) | sealed length u16 | sealed bytes: the old
+ *              packet's item count and items, sealed under the old ring's epoch keys
  *   TOKEN   header | ring | tokenSeq u53 | seq u53 | aru u53 (≤ seq) | aruId u32 | flags u8
  *           (1 = aruId present) | fcc u16 | backlog u32 | rotation u32 | doneCount u16
- *           | rtr count u16 | rtr seqs u53 (each 1..seq)
+ *           | key generation u32 | rtr count u16 | rtr seqs u53 (each 1..seq)
  * Membership packets (JOIN 3, COMMIT 4, PROBE 5): see src/membership/wire.ts.
  */
 import type { DaemonId, RingId } from '../util/ids.js';
@@ -63,6 +66,9 @@ export const DATA_FIXED_BYTES = HEADER_BYTES + 4 + 8 + 8 + 1 + 2;
 /** Extra bytes of a recovery encapsulation: old ring rep u32, old ring seq f64, old seq f64, old sender u32. */
 export const RECOVERY_EXTRA_BYTES = 4 + 8 + 8 + 4;
 const DATA_FLAG_RECOVERY = 1;
+const DATA_FLAG_SEALED = 2;
+/** What a sealed carrier adds beyond RECOVERY_EXTRA_BYTES and the sealing itself: safe u8, sealed length u16. */
+export const SEALED_CARRIER_EXTRA_BYTES = 3;
 
 /**
  * A data packet of one ring. When `recovered` is set, the packet is a new-ring carrier of an
@@ -78,12 +84,17 @@ export interface DataPacket {
   /** True if any item is SAFE: the packet is then delivered under the safe rule. */
   hasSafe: boolean;
   recovered?: { ring: RingId; seq: number; sender: DaemonId };
+  /**
+   * A carrier whose old-ring items are sealed under the old ring's keys (per-configuration
+   * keys): `items` is then empty and only members of the old ring can read these bytes.
+   */
+  sealedItems?: Uint8Array;
 }
 
 export const TOKEN_FLAG_HAS_ARU_ID = 1;
 
 /** Token fixed part after the header. */
-export const TOKEN_FIXED_BYTES = HEADER_BYTES + 4 + 8 + 8 + 8 + 8 + 4 + 1 + 2 + 4 + 4 + 2 + 2;
+export const TOKEN_FIXED_BYTES = HEADER_BYTES + 4 + 8 + 8 + 8 + 8 + 4 + 1 + 2 + 4 + 4 + 2 + 4 + 2;
 
 /** The regular token (Totem §3.1). */
 export interface RegularToken {
@@ -104,6 +115,11 @@ export interface RegularToken {
   rotation: number;
   /** Recovery (Totem §4.4): consecutive members that found nothing left to recover. */
   doneCount: number;
+  /**
+   * Key generation of the ring's epoch (0 when the ring forms): the representative raises it to
+   * rekey, and every member switches as the token passes (keys/epoch-schedule.ts).
+   */
+  generation: number;
   /** Retransmission requests. */
   rtr: number[];
 }
@@ -243,42 +259,49 @@ export function itemsBytes(items: readonly DataItem[]): number {
 }
 
 export function encodeData(p: DataPacket): Uint8Array {
-  const size = DATA_FIXED_BYTES + (p.recovered ? RECOVERY_EXTRA_BYTES : 0) + itemsBytes(p.items);
+  const sealed = p.recovered !== undefined && p.sealedItems !== undefined ? p.sealedItems : undefined;
+  const body = sealed ? SEALED_CARRIER_EXTRA_BYTES - 2 + sealed.length : itemsBytes(p.items);
+  const size = DATA_FIXED_BYTES + (p.recovered ? RECOVERY_EXTRA_BYTES : 0) + body;
   const w = new Writer(size);
   w.header(PacketType.DATA, p.sender, p.incarnation);
   w.ring(p.ring);
   w.u53(p.seq);
-  w.u8(p.recovered ? DATA_FLAG_RECOVERY : 0);
+  w.u8((p.recovered ? DATA_FLAG_RECOVERY : 0) | (sealed ? DATA_FLAG_SEALED : 0));
   if (p.recovered) {
     w.ring(p.recovered.ring);
     w.u53(p.recovered.seq);
     w.u32(p.recovered.sender);
   }
-  w.u16(p.items.length);
-  for (const it of p.items) {
+  if (sealed) {
+    w.u8(p.hasSafe ? 1 : 0);
+    w.u16(sealed.length);
+    w.bytes(sealed);
+    return w.done();
+  }
+  writeItems(w, p.items);
+  return w.done();
+}
+
+function writeItems(w: Writer, items: readonly DataItem[]): void {
+  w.u16(items.length);
+  for (const it of items) {
     w.u8(it.service);
     w.u8(it.frag);
     w.u32(it.stream);
     w.u16(it.payload.length);
     w.bytes(it.payload);
   }
+}
+
+/** A packet's item count and items alone (what a sealed recovery carrier seals). */
+export function encodeItems(items: readonly DataItem[]): Uint8Array {
+  const w = new Writer(2 + itemsBytes(items));
+  writeItems(w, items);
   return w.done();
 }
 
-export function decodeData(bytes: Uint8Array, h: PacketHeader): DataPacket | undefined {
-  const r = new Reader(bytes, HEADER_BYTES);
-  const ring = r.ring();
-  const seq = r.u53();
-  const flags = r.u8();
-  if (!r.ok || (flags & ~DATA_FLAG_RECOVERY) !== 0 || seq === 0) return undefined;
-  let recovered: DataPacket['recovered'];
-  if (flags & DATA_FLAG_RECOVERY) {
-    const oring = r.ring();
-    const oseq = r.u53();
-    const osender = r.u32();
-    if (!r.ok || oseq === 0) return undefined;
-    recovered = { ring: oring, seq: oseq, sender: osender };
-  }
+/** Reads an item count and items to the end of the reader; undefined if malformed. */
+function readItems(r: Reader): { items: DataItem[]; hasSafe: boolean } | undefined {
   const count = r.u16();
   if (!r.ok || count === 0 || count * ITEM_HEADER_BYTES > r.remaining) return undefined;
   const items: DataItem[] = new Array<DataItem>(count);
@@ -294,7 +317,40 @@ export function decodeData(bytes: Uint8Array, h: PacketHeader): DataPacket | und
     items[i] = { service, frag, stream, payload };
   }
   if (r.remaining !== 0) return undefined;
-  const p: DataPacket = { sender: h.sender, incarnation: h.incarnation, ring, seq, items, hasSafe };
+  return { items, hasSafe };
+}
+
+/** Inverse of encodeItems; undefined on anything malformed. */
+export function decodeItems(bytes: Uint8Array): { items: DataItem[]; hasSafe: boolean } | undefined {
+  return readItems(new Reader(bytes, 0));
+}
+
+export function decodeData(bytes: Uint8Array, h: PacketHeader): DataPacket | undefined {
+  const r = new Reader(bytes, HEADER_BYTES);
+  const ring = r.ring();
+  const seq = r.u53();
+  const flags = r.u8();
+  if (!r.ok || (flags & ~(DATA_FLAG_RECOVERY | DATA_FLAG_SEALED)) !== 0 || seq === 0) return undefined;
+  if (flags & DATA_FLAG_SEALED && !(flags & DATA_FLAG_RECOVERY)) return undefined;
+  let recovered: DataPacket['recovered'];
+  if (flags & DATA_FLAG_RECOVERY) {
+    const oring = r.ring();
+    const oseq = r.u53();
+    const osender = r.u32();
+    if (!r.ok || oseq === 0) return undefined;
+    recovered = { ring: oring, seq: oseq, sender: osender };
+  }
+  if (flags & DATA_FLAG_SEALED) {
+    const safe = r.u8();
+    const len = r.u16();
+    if (!r.ok || safe > 1 || len === 0 || len !== r.remaining) return undefined;
+    const sealedItems = r.bytes(len);
+    if (!r.ok) return undefined;
+    return { sender: h.sender, incarnation: h.incarnation, ring, seq, items: [], hasSafe: safe === 1, recovered, sealedItems };
+  }
+  const body = readItems(r);
+  if (!body) return undefined;
+  const p: DataPacket = { sender: h.sender, incarnation: h.incarnation, ring, seq, items: body.items, hasSafe: body.hasSafe };
   if (recovered) p.recovered = recovered;
   return p;
 }
@@ -317,6 +373,7 @@ export function encodeToken(t: RegularToken, sender: DaemonId, incarnation: numb
   w.u32(Math.min(t.backlog, 0xffffffff));
   w.u32(t.rotation >>> 0);
   w.u16(Math.min(t.doneCount, 0xffff));
+  w.u32(t.generation >>> 0);
   w.u16(t.rtr.length);
   for (const s of t.rtr) w.u53(s);
   return w.done();
@@ -334,6 +391,7 @@ export function decodeToken(bytes: Uint8Array): RegularToken | undefined {
   const backlog = r.u32();
   const rotation = r.u32();
   const doneCount = r.u16();
+  const generation = r.u32();
   const n = r.u16();
   if (!r.ok || (flags & ~TOKEN_FLAG_HAS_ARU_ID) !== 0 || n * 8 !== r.remaining || aru > seq) return undefined;
   const rtr: number[] = new Array<number>(n);
@@ -353,6 +411,7 @@ export function decodeToken(bytes: Uint8Array): RegularToken | undefined {
     backlog,
     rotation,
     doneCount,
+    generation,
     rtr,
   };
 }

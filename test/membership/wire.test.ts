@@ -20,8 +20,8 @@ const commit: CommitToken = {
   tokenSeq: 4,
   rotation: 2,
   members: [
-    { id: 3, incarnation: 1, filled: true, oldRing: { rep: 3, seq: 10 }, oldAru: 5, oldHigh: 9, oldSafe: 4, oldDelivered: 5, form: new Uint8Array([1, 2, 3]) },
-    { id: 9, incarnation: 2, filled: false, oldRing: { rep: 0, seq: 0 }, oldAru: 0, oldHigh: 0, oldSafe: 0, oldDelivered: 0, form: new Uint8Array(0) },
+    { id: 3, incarnation: 1, filled: true, oldRing: { rep: 3, seq: 10 }, oldAru: 5, oldHigh: 9, oldSafe: 4, oldDelivered: 5, form: new Uint8Array([1, 2, 3]), sealed: new Uint8Array([4, 5]) },
+    { id: 9, incarnation: 2, filled: false, oldRing: { rep: 0, seq: 0 }, oldAru: 0, oldHigh: 0, oldSafe: 0, oldDelivered: 0, form: new Uint8Array(0), sealed: new Uint8Array(0) },
   ],
 };
 
@@ -61,6 +61,8 @@ describe('membership packets', () => {
     expect(decodeCommit(encodeCommit(badAru, 3, 1))).toBeUndefined();
     const bigForm = { ...commit, members: [{ ...commit.members[0]!, form: new Uint8Array(1025) }, commit.members[1]!] };
     expect(decodeCommit(encodeCommit(bigForm, 3, 1))).toBeUndefined();
+    const bigSealed = { ...commit, members: [{ ...commit.members[0]!, sealed: new Uint8Array(1025) }, commit.members[1]!] };
+    expect(decodeCommit(encodeCommit(bigSealed, 3, 1))).toBeUndefined();
   });
 
   it('decoders never throw on arbitrary bodies', () => {

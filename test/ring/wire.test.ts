@@ -12,6 +12,8 @@ import {
   encodeToken,
   type DataPacket,
   type RegularToken,
+  encodeItems,
+  decodeItems,
 } from '../../src/ring/wire.js';
 
 const enc = new TextEncoder();
@@ -41,6 +43,7 @@ function sampleToken(): RegularToken {
     backlog: 12,
     rotation: 77,
     doneCount: 0,
+    generation: 7,
     rtr: [481, 490, 499],
   };
 }
@@ -57,6 +60,25 @@ describe('data packets', () => {
     const carrier: DataPacket = { ...p, recovered: { ring: { rep: 2, seq: 5 }, seq: 17, sender: 9 } };
     const b2 = encodeData(carrier);
     expect(decodeData(b2, decodeHeader(b2)!)).toEqual(carrier);
+  });
+
+  it('round-trips a sealed recovery carrier and its items; rejects malformed sealed carriers', () => {
+    const p = samplePacket();
+    const items = encodeItems(p.items);
+    expect(decodeItems(items)).toEqual({ items: p.items, hasSafe: p.hasSafe });
+    expect(decodeItems(items.subarray(0, items.length - 1))).toBeUndefined();
+    const sealedItems = new Uint8Array([9, 8, 7, 6, 5]);
+    const carrier: DataPacket = { ...p, items: [], hasSafe: true, recovered: { ring: { rep: 2, seq: 5 }, seq: 17, sender: 9 }, sealedItems };
+    const b = encodeData(carrier);
+    const d = decodeData(b, decodeHeader(b)!);
+    expect(d).toEqual(carrier);
+    for (let n = 16; n < b.length; n++) expect(decodeData(b.subarray(0, n), decodeHeader(b)!)).toBeUndefined();
+    // The sealed flag without the carrier flag is malformed.
+    const plain = encodeData(p);
+    const flagsAt = 16 + 4 + 8 + 8;
+    const forged = plain.slice();
+    forged[flagsAt] = 2;
+    expect(decodeData(forged, decodeHeader(forged)!)).toBeUndefined();
   });
 
   it('rejects every truncation and any trailing byte', () => {
