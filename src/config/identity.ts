@@ -20,13 +20,15 @@ export function daemonIdFromName(name: string): DaemonId {
 
 /**
  * The text the configuration hash is taken over: segments and daemons in order, each address in
- * canonical form with its port, each daemon's name. Options, interface blocks, comments and
+ * canonical form with its port, each daemon's name, and whether a segment is reached by broadcast. Options, interface blocks, comments and
  * layout are left out on purpose: they may differ between daemons of one ring.
  */
 export function canonicalMembership(segments: readonly SegmentEntry[]): string {
   const lines = ['ringcast-configuration 1'];
   for (const s of segments) {
-    lines.push(`segment ${s.family} ${s.address} ${s.port}`);
+    // Broadcast is the one dissemination an option decides (multicast follows from the address):
+    // daemons that disagree on it could not hear each other, so they must not count as one ring.
+    lines.push(`segment ${s.family} ${s.address} ${s.port}${s.dissemination === 'broadcast' ? ' broadcast' : ''}`);
     for (const d of s.daemons) lines.push(`daemon ${d.name} ${d.family} ${d.address}`);
   }
   return `${lines.join('\n')}\n`;

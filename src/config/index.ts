@@ -8,6 +8,7 @@ export type {
   CryptoMode,
   DaemonEntry,
   DaemonInterface,
+  Dissemination,
   EventPriority,
   InterfaceKind,
   MembershipTimeouts,

@@ -12,6 +12,10 @@ export const PORT_MAX = 65534;
 export const DAEMONS_MAX = 128;
 /** MAX_SEGMENTS (Spread). */
 export const SEGMENTS_MAX = 20;
+/** `MulticastTTL` default: multicast stays on the segment's own link, as a Spread segment does. */
+export const MULTICAST_TTL_DEFAULT = 1;
+/** The IP TTL / IPv6 hop limit field is one byte. */
+export const MULTICAST_TTL_MAX = 255;
 /** MAX_PROC_NAME 20 including the NUL (Spread). */
 export const DAEMON_NAME_CHARS_MAX = 19;
 /** Interface lines in one daemon's `{ D … C … M … }` block. */

@@ -47,6 +47,8 @@ import {
   LAN_TIMEOUTS,
   MAX_SESSION_MESSAGES_DEFAULT,
   MAX_SESSION_MESSAGES_MAX,
+  MULTICAST_TTL_DEFAULT,
+  MULTICAST_TTL_MAX,
   PACKET_BYTES_DEFAULT_IPV4,
   PACKET_BYTES_DEFAULT_LOOPBACK,
   PACKET_BYTES_DEFAULT_IPV6,
@@ -72,6 +74,7 @@ import type {
   CryptoMode,
   DaemonEntry,
   DaemonInterface,
+  Dissemination,
   EventPriority,
   InterfaceKind,
   MembershipTimeouts,
@@ -132,6 +135,9 @@ interface Options {
   daemonIdentityFile?: Setting<string>;
   epochRekeySeconds?: Setting<number>;
   epochRekeyPackets?: Setting<number>;
+  segmentBroadcast?: Setting<boolean>;
+  multicastTtl?: Setting<number>;
+  multicastLoop?: Setting<boolean>;
 }
 
 /** A `DaemonPublicKey` line before its daemon name is resolved against the segments. */
@@ -194,6 +200,9 @@ const TOP_KEYWORDS = new Set(
     'daemonpublickey',
     'epochrekeyseconds',
     'epochrekeypackets',
+    'segmentbroadcast',
+    'multicastttl',
+    'multicastloop',
   ].concat(TIMEOUT_KEYWORDS.map(([k]) => k.toLowerCase())),
 );
 
@@ -365,6 +374,15 @@ class Parser {
         return;
       case 'epochrekeypackets':
         o.epochRekeyPackets = { value: this.wholeNumber(key, EPOCH_REKEY_PACKETS_MIN, EPOCH_REKEY_PACKETS_MAX), line };
+        return;
+      case 'segmentbroadcast':
+        o.segmentBroadcast = { value: this.bool(key), line };
+        return;
+      case 'multicastttl':
+        o.multicastTtl = { value: this.integer(key, 0, MULTICAST_TTL_MAX), line };
+        return;
+      case 'multicastloop':
+        o.multicastLoop = { value: this.bool(key), line };
         return;
       default: {
         const timeout = TIMEOUT_KEYWORDS.find(([kw]) => kw.toLowerCase() === k);
@@ -759,10 +777,21 @@ class Parser {
     const raw = this.segments.flatMap((s) => s.daemons);
     const ids = this.daemonIds(raw);
 
+    const segmentBroadcast = o.segmentBroadcast?.value ?? false;
+    const multicastTtl = o.multicastTtl?.value ?? MULTICAST_TTL_DEFAULT;
+    const multicastLoop = o.multicastLoop?.value ?? true;
     const segments: SegmentEntry[] = [];
     const daemons: DaemonEntry[] = [];
     this.segments.forEach((s, si) => {
-      const seg: SegmentEntry = { address: s.ip.text, port: s.port, family: s.ip.family, daemons: [] };
+      const seg: SegmentEntry = {
+        address: s.ip.text,
+        port: s.port,
+        family: s.ip.family,
+        daemons: [],
+        dissemination: this.dissemination(s, segmentBroadcast),
+        multicastTtl,
+        multicastLoop,
+      };
       for (const r of s.daemons) {
         const d: DaemonEntry = {
           name: r.name,
@@ -860,8 +889,43 @@ class Parser {
       daemonPublicKeys,
       epochRekeyMs: (o.epochRekeySeconds?.value ?? EPOCH_REKEY_SECONDS_DEFAULT) * 1000,
       epochRekeyPackets: o.epochRekeyPackets?.value ?? EPOCH_REKEY_PACKETS_DEFAULT,
+      segmentBroadcast,
+      multicastTtl,
+      multicastLoop,
       hash: configurationHash(segments),
     };
+  }
+
+  /**
+   * A segment of one daemon needs no send within it. Otherwise a group address means IP multicast
+   * (Spread's reading of a class-D segment address). Broadcast is asked for explicitly, because
+   * Ringcast also reads an ordinary address as "unicast to each daemon", and the segment address
+   * must then really be the broadcast address of a network holding every daemon of the segment:
+   * a broadcast that misses a daemon would leave it to live on retransmissions alone.
+   */
+  private dissemination(s: RawSegment, segmentBroadcast: boolean): Dissemination {
+    if (s.daemons.length < 2) return 'unicast';
+    if (isMulticast(s.ip)) return 'multicast';
+    if (!segmentBroadcast || s.ip.family !== 4) return 'unicast';
+    const bcast = ipv4ToU32(s.ip.bytes);
+    const addrs = s.daemons.map((d) => ipv4ToU32(d.ip.bytes));
+    // The smallest network holding every daemon: its prefix is the bits they all share.
+    let shared = 32;
+    for (const a of addrs) shared = Math.min(shared, Math.clz32((a ^ (addrs[0] as number)) >>> 0));
+    for (let prefix = 0; prefix <= Math.min(shared, 30); prefix++) {
+      const host = prefix === 0 ? 0xffffffff : (0xffffffff >>> prefix) >>> 0;
+      const network = ((addrs[0] as number) & ~host) >>> 0;
+      if (((network | host) >>> 0) === bcast && addrs.every((a) => a !== bcast)) return 'broadcast';
+    }
+    const prefix = Math.min(shared, 30);
+    const host = prefix === 0 ? 0xffffffff : (0xffffffff >>> prefix) >>> 0;
+    const example = formatU32(((addrs[0] as number) | host) >>> 0);
+    const network = formatU32(((addrs[0] as number) & ~host) >>> 0);
+    this.fail(
+      s.line,
+      `SegmentBroadcast (line ${this.opts.segmentBroadcast?.line ?? s.line}): segment address ${s.ip.text} is not the broadcast address of a network holding all of its daemons; ` +
+        `write the segment's broadcast address (${example} for ${network}/${prefix}), a multicast group address, or turn SegmentBroadcast off for unicast`,
+    );
   }
 
   /** The `DaemonPublicKey` lines as a map in configuration order; every name must be a configured daemon. */
@@ -967,6 +1031,10 @@ const DEFAULT_TEXT = 'Spread_Segment 127.0.0.1:4803 {\n  localhost 127.0.0.1\n}\
 /** One segment 127.0.0.1:4803 with one daemon `localhost 127.0.0.1`; every option at its default. */
 export function defaultConfig(): RingcastConfig {
   return { ...parseConfig(DEFAULT_TEXT, 'built-in default configuration'), file: undefined };
+}
+
+function formatU32(v: number): string {
+  return `${v >>> 24}.${(v >>> 16) & 0xff}.${(v >>> 8) & 0xff}.${v & 0xff}`;
 }
 
 /** 127.0.0.0/8 or ::1. */

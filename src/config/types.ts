@@ -31,12 +31,25 @@ export interface DaemonEntry {
   interfaces: DaemonInterface[];
 }
 
+/**
+ * How one send reaches the daemons of a segment: `multicast` to the segment's group address (an
+ * IPv4 class-D or IPv6 ff00::/8 segment address), `broadcast` to its IPv4 broadcast address
+ * (`SegmentBroadcast = true`), or `unicast`, one datagram per daemon.
+ */
+export type Dissemination = 'unicast' | 'multicast' | 'broadcast';
+
 export interface SegmentEntry {
   /** Broadcast or multicast address of the segment, canonical text. */
   address: string;
   port: number;
   family: 4 | 6;
   daemons: DaemonEntry[];
+  /** Derived from the address, the number of daemons and `SegmentBroadcast`; a one-daemon segment is always unicast. */
+  dissemination: Dissemination;
+  /** `MulticastTTL`: hop limit of this segment's multicast datagrams (0 keeps them on this host). */
+  multicastTtl: number;
+  /** `MulticastLoop`: multicast datagrams are looped back to this host's other receivers. */
+  multicastLoop: boolean;
 }
 
 /** Spread's nine membership timeouts, in milliseconds. */
@@ -125,6 +138,12 @@ export interface RingcastConfig {
   clusterKeyFile: string | undefined;
   /** `AccessIpFile`; undefined: search `spread.access_ip` in the working directory, then /etc/. */
   accessIpFile: string | undefined;
+  /** `SegmentBroadcast`: IPv4 segments of several daemons are reached by one broadcast send. */
+  segmentBroadcast: boolean;
+  /** `MulticastTTL`, also copied into every segment. */
+  multicastTtl: number;
+  /** `MulticastLoop`, also copied into every segment. */
+  multicastLoop: boolean;
   /** `DaemonIdentityFile`: this daemon's identity (X25519 and Ed25519 secrets), read at start-up. */
   daemonIdentityFile: string | undefined;
   /**

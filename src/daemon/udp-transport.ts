@@ -2,17 +2,22 @@
  * UDP adapter between daemons: the only IO of the ring. Every datagram carries a small clear
  * envelope (version, kind, configuration hash, sender daemon id) so that packets from daemons of
  * another configuration, or from addresses that are not the configured address of the daemon
- * they claim to be, are dropped and counted before any core sees them. Tokens and data go by
- * unicast (fan-out to each peer).
+ * they claim to be, are dropped and counted before any core sees them. Tokens go by unicast; a
+ * send to several daemons is one multicast or broadcast datagram within the own segment where the
+ * configuration asks for it (send-plan.ts), unicast fan-out otherwise. Group datagrams also reach
+ * daemons outside the current ring and come back to their sender (IP_MULTICAST_LOOP): both are
+ * handled on receipt, by the same envelope checks as unicast, plus a drop of the daemon's own.
  *
  * Fault hook: `setBlocked` drops traffic to and from chosen daemons, which is how tests and the
  * monitor make partitions on one host.
  */
 import dgram from 'node:dgram';
 import { closeSync, openSync, writeSync } from 'node:fs';
+import os from 'node:os';
 import type { DaemonEntry, SegmentEntry } from '../config/index.js';
 import type { DaemonId } from '../util/ids.js';
 import { RingcastError } from '../util/errors.js';
+import { SendPlanner } from './send-plan.js';
 
 export const ENVELOPE_VERSION = 1;
 export const ENVELOPE_BYTES = 10;
@@ -33,6 +38,16 @@ export interface TransportStats {
   droppedWrongSource: number;
   droppedBlocked: number;
   sendErrors: number;
+  /** Datagrams sent to the own segment's multicast group (each counted in `sent` too). */
+  multicastSent: number;
+  /** Datagrams sent to the own segment's broadcast address (each counted in `sent` too). */
+  broadcastSent: number;
+  /** Unicast datagrams that the multicast and broadcast datagrams stood in for. */
+  groupCoveredPeers: number;
+  /** Ring packets accepted from the multicast or broadcast socket (each counted in `received` too). */
+  groupReceived: number;
+  /** This daemon's own multicast or broadcast datagrams, looped back to it and dropped. */
+  droppedSelfLooped: number;
 }
 
 export interface UdpTransportOptions {
@@ -47,8 +62,8 @@ export interface UdpTransportOptions {
   onMonitorRequest?: (payload: Uint8Array, reply: (bytes: Uint8Array) => void, source: { address: string; port: number }) => void;
   /**
    * Diagnostic capture: every ring datagram this daemon sends is appended, exactly as sent, to this
-   * file as records of `u32 length (big-endian) | u32 destination daemon id | datagram`. It shows
-   * what an observer of the network sees.
+   * file as records of `u32 length (big-endian) | u32 destination daemon id | datagram`, with
+   * destination 0 for a multicast or broadcast datagram. It shows what an observer of the network sees.
    */
   captureFile?: string;
   log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
@@ -56,6 +71,9 @@ export interface UdpTransportOptions {
 
 export class UdpTransport {
   private socket: dgram.Socket | undefined;
+  /** Receives the own segment's multicast or broadcast datagrams; sends go out of `socket`. */
+  private groupSocket: dgram.Socket | undefined;
+  private readonly planner: SendPlanner;
   private readonly byId = new Map<DaemonId, DaemonEntry>();
   private readonly blocked = new Set<DaemonId>();
   private readonly header: Buffer;
@@ -70,10 +88,16 @@ export class UdpTransport {
     droppedWrongSource: 0,
     droppedBlocked: 0,
     sendErrors: 0,
+    multicastSent: 0,
+    broadcastSent: 0,
+    groupCoveredPeers: 0,
+    groupReceived: 0,
+    droppedSelfLooped: 0,
   };
 
   constructor(private readonly opts: UdpTransportOptions) {
     for (const d of opts.daemons) this.byId.set(d.id, d);
+    this.planner = new SendPlanner(opts.self, opts.daemons, opts.segments);
     this.header = envelope(PacketKind.RING, opts.configHash, opts.self.id);
     if (opts.captureFile !== undefined) this.captureFd = openSync(opts.captureFile, 'a', 0o600);
   }
@@ -82,7 +106,7 @@ export class UdpTransport {
     const self = this.opts.self;
     const socket = dgram.createSocket({ type: self.family === 6 ? 'udp6' : 'udp4', reuseAddr: false });
     this.socket = socket;
-    socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
+    socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo, false));
     socket.on('error', (err) => this.opts.log('warn', `UDP socket error: ${err.message}`));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) =>
@@ -94,12 +118,21 @@ export class UdpTransport {
       });
     });
     const size = this.opts.socketBufferBytes ?? 4 * 1024 * 1024;
+    setBufferSizes(socket, size);
+    const segment = this.planner.groupSegment;
+    if (segment === undefined) return;
     try {
-      socket.setRecvBufferSize(size);
-      socket.setSendBufferSize(size);
-    } catch {
-      // The kernel may cap buffer sizes; the defaults still work, just with less burst room.
+      this.groupSocket = await openGroupSocket(self, segment, size, (msg, rinfo) => this.onMessage(msg, rinfo, true), this.opts.log);
+      configureGroupSending(socket, self, segment);
+    } catch (err) {
+      await this.close();
+      throw err;
     }
+    this.opts.log(
+      'info',
+      `segment ${segment.address}:${segment.port}: sends to several of its daemons go by ${segment.dissemination}` +
+        (segment.dissemination === 'multicast' ? ` (interface ${self.address}, TTL ${segment.multicastTtl}, loop ${segment.multicastLoop ? 'on' : 'off'})` : ''),
+    );
   }
 
   /** Partition fault hook: drop everything to and from these daemons until changed. */
@@ -112,18 +145,28 @@ export class UdpTransport {
     return [...this.blocked];
   }
 
-  /** Send a ring packet to one daemon or to a list of them. */
+  /**
+   * Send a ring packet to one daemon or to a list of them: a list holding several daemons of a
+   * multicast or broadcast segment becomes one datagram to the segment (send-plan.ts).
+   */
   send(to: readonly DaemonId[], payload: Uint8Array): void {
     const socket = this.socket;
     if (!socket) return;
+    const plan = this.planner.plan(to, this.blocked);
+    this.stats.droppedBlocked += plan.blocked.length;
     // One buffer for every copy of the datagram; the callback is shared too.
     let datagram: Buffer | undefined;
-    for (const id of to) {
-      if (id === this.opts.self.id) continue;
-      if (this.blocked.has(id)) {
-        this.stats.droppedBlocked++;
-        continue;
-      }
+    const group = plan.group;
+    if (group !== undefined) {
+      this.stats.sent++;
+      if (group.kind === 'multicast') this.stats.multicastSent++;
+      else this.stats.broadcastSent++;
+      this.stats.groupCoveredPeers += group.covers.length;
+      if (this.captureFd !== undefined) this.capture(0, payload);
+      datagram = Buffer.concat([this.header, payload]);
+      socket.send(datagram, group.port, group.address, this.onSent);
+    }
+    for (const id of plan.unicast) {
       const peer = this.byId.get(id);
       if (!peer) continue;
       this.stats.sent++;
@@ -157,12 +200,13 @@ export class UdpTransport {
   async close(): Promise<void> {
     if (this.captureFd !== undefined) closeSync(this.captureFd);
     this.captureFd = undefined;
-    const s = this.socket;
+    const sockets = [this.socket, this.groupSocket];
     this.socket = undefined;
-    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+    this.groupSocket = undefined;
+    await Promise.all(sockets.map((s) => (s ? new Promise<void>((resolve) => s.close(() => resolve())) : undefined)));
   }
 
-  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo, viaGroup: boolean): void {
     if (msg.length < ENVELOPE_BYTES) {
       this.stats.droppedShort++;
       return;
@@ -190,8 +234,14 @@ export class UdpTransport {
       this.stats.droppedVersion++;
       return;
     }
+    const self = this.opts.self;
+    if (sender === self.id && sameAddress(self.address, rinfo.address) && self.port === rinfo.port) {
+      // Our own group datagram, delivered back by IP_MULTICAST_LOOP (or the broadcast itself).
+      this.stats.droppedSelfLooped++;
+      return;
+    }
     const peer = this.byId.get(sender);
-    if (!peer || sender === this.opts.self.id) {
+    if (!peer || sender === self.id) {
       this.stats.droppedUnknownSender++;
       return;
     }
@@ -204,6 +254,7 @@ export class UdpTransport {
       return;
     }
     this.stats.received++;
+    if (viaGroup) this.stats.groupReceived++;
     this.opts.onRingPacket(sender, payload);
   }
 }
@@ -221,4 +272,107 @@ function sameAddress(a: string, b: string): boolean {
   if (a === b) return true;
   const strip = (s: string) => (s.startsWith('::ffff:') ? s.slice(7) : s);
   return strip(a) === strip(b);
+}
+
+function setBufferSizes(socket: dgram.Socket, bytes: number): void {
+  try {
+    socket.setRecvBufferSize(bytes);
+    socket.setSendBufferSize(bytes);
+  } catch {
+    // The kernel may cap buffer sizes; the defaults still work, just with less burst room.
+  }
+}
+
+/** IPv6 multicast names interfaces, not addresses: the interface that holds `address`. */
+function ipv6InterfaceOf(self: DaemonEntry, segment: SegmentEntry): string {
+  for (const [name, addrs] of Object.entries(os.networkInterfaces())) {
+    if (addrs?.some((a) => a.family === 'IPv6' && a.address.split('%')[0] === self.address)) return name;
+  }
+  throw new RingcastError(
+    'MULTICAST_INTERFACE',
+    `daemon ${self.name}: its address ${self.address} is on no interface of this host, so it cannot take part in multicast segment ${segment.address}:${segment.port}; ` +
+      `configure that address on the interface facing the segment, or run the daemon on the host that has it`,
+  );
+}
+
+/**
+ * The socket that receives the segment's group datagrams. It is bound to the group (or broadcast)
+ * address itself, not to the wildcard, so it sees nothing else; several daemons of one host share
+ * it through SO_REUSEADDR, and the kernel gives each of them a copy.
+ */
+async function openGroupSocket(
+  self: DaemonEntry,
+  segment: SegmentEntry,
+  bufferBytes: number,
+  onMessage: (msg: Buffer, rinfo: dgram.RemoteInfo) => void,
+  log: UdpTransportOptions['log'],
+): Promise<dgram.Socket> {
+  const v6If = self.family === 6 ? ipv6InterfaceOf(self, segment) : undefined;
+  const socket = dgram.createSocket({ type: self.family === 6 ? 'udp6' : 'udp4', reuseAddr: true });
+  // Interface- and link-scoped IPv6 groups (ff01::/16, ff02::/16 and friends) exist per interface.
+  const scoped = v6If !== undefined && (parseInt(segment.address.slice(2, 4), 16) & 0x0f) <= 2;
+  const bindAddress = scoped ? `${segment.address}%${v6If}` : segment.address;
+  socket.on('message', onMessage);
+  socket.on('error', (err) => log('warn', `UDP socket error on segment ${segment.dissemination} address ${segment.address}:${segment.port}: ${err.message}`));
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => {
+      closeQuietly(socket);
+      reject(
+        new RingcastError(
+          'BIND_FAILED',
+          `cannot bind UDP ${segment.address}:${segment.port} to receive the segment's ${segment.dissemination} datagrams for daemon ${self.name}: ${err.message}; ` +
+            `another program may hold that port without sharing it (SO_REUSEADDR), or this host does not accept the address` +
+            (segment.dissemination === 'broadcast' ? ' (is it the broadcast address of a network on this host?)' : ''),
+        ),
+      );
+    };
+    socket.once('error', onError);
+    socket.bind(segment.port, bindAddress, () => {
+      socket.off('error', onError);
+      resolve();
+    });
+  });
+  setBufferSizes(socket, bufferBytes);
+  if (segment.dissemination === 'multicast') {
+    try {
+      socket.addMembership(segment.address, v6If !== undefined ? `::%${v6If}` : self.address);
+    } catch (err) {
+      closeQuietly(socket);
+      throw new RingcastError(
+        'MULTICAST_JOIN_FAILED',
+        `daemon ${self.name} cannot join multicast group ${segment.address} on its interface ${self.address}${v6If !== undefined ? ` (${v6If})` : ''}: ${(err as Error).message}; ` +
+          `the interface needs multicast enabled (Linux: ip link set <dev> multicast on) and a route for the group, ` +
+          `or write a unicast address for the segment to use unicast fan-out`,
+      );
+    }
+  }
+  return socket;
+}
+
+/** Group datagrams leave through the daemon's own interface, from its own address and port. */
+function configureGroupSending(socket: dgram.Socket, self: DaemonEntry, segment: SegmentEntry): void {
+  try {
+    if (segment.dissemination === 'broadcast') {
+      socket.setBroadcast(true);
+      return;
+    }
+    socket.setMulticastInterface(self.family === 6 ? `::%${ipv6InterfaceOf(self, segment)}` : self.address);
+    socket.setMulticastTTL(segment.multicastTtl);
+    socket.setMulticastLoopback(segment.multicastLoop);
+  } catch (err) {
+    if (err instanceof RingcastError) throw err;
+    throw new RingcastError(
+      'MULTICAST_INTERFACE',
+      `daemon ${self.name} cannot send ${segment.dissemination} to ${segment.address}:${segment.port} from its interface ${self.address}: ${(err as Error).message}; ` +
+        `check that the address is configured on an interface of this host that supports ${segment.dissemination}`,
+    );
+  }
+}
+
+function closeQuietly(socket: dgram.Socket): void {
+  try {
+    socket.close();
+  } catch {
+    // Already closed by the failed bind.
+  }
 }
