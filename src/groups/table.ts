@@ -34,6 +34,7 @@ import type { GroupId } from '../session/codec.js';
 import { MessageType } from '../session/protocol.js';
 import { compareMembers, DaemonDirectory, type DaemonEntry, type MemberRef } from './directory.js';
 import { dataFrameRoute, encodeRejectFrame, regMembFrame, selfLeaveFrame, transitionFrame } from './frames.js';
+import { hasBase, nextLineage, regularGid, ringLineage, transitionalGid, type ViewBase } from './view-ids.js';
 import {
   decodeGroupPayload,
   encodeStateParts,
@@ -129,10 +130,8 @@ interface Exchange {
   /** group name → daemon id → contribution */
   states: Map<string, Map<DaemonId, Contribution>>;
   held: Held[];
-}
-
-function gidOf(ring: RingId, index: number): GroupId {
-  return { procId: ring.rep | 0, time: ring.seq | 0, index };
+  /** The lineage of the views this daemon held when the exchange began (see GroupTable.lineage). */
+  lineage: ViewBase;
 }
 
 /**
@@ -204,8 +203,13 @@ export class GroupTable {
   private readonly retiredGids = new Map<string, GroupId>();
   /** The regular ring the current transitional configuration comes from. */
   private transitionalPrevious: RingId | undefined;
-  /** Views are known to be the same at every daemon of `config`. */
-  private synced = true;
+  /**
+   * Undefined while views are known to be the same at every daemon of `config`. After an
+   * abandoned exchange they are the same only at the daemons that held the same views before it
+   * and went on together; the lineage names that history, and views formed under it take it as
+   * their id's base, so that daemons holding other views never name theirs alike.
+   */
+  private lineage: ViewBase | undefined;
   private exchange: Exchange | undefined;
 
   private readonly outputs: GroupOutput[] = [];
@@ -284,7 +288,7 @@ export class GroupTable {
     if (ex) {
       switch (ev.type) {
         case 'regular':
-          this.abandonExchange();
+          this.abandonExchange(ev.ring);
           this.onRegular(ev);
           return;
         case 'transitional':
@@ -328,24 +332,20 @@ export class GroupTable {
     keep.add(this.self);
     this.transitionalRing = ev.ring;
     this.transitionalPrevious = ev.previous;
-    this.retiredGids.clear();
+    // Under a lineage, ids stay under its base across the transitional step: an emptied group
+    // created again continues its index there.
+    if (this.lineage === undefined) this.retiredGids.clear();
     this.cut(keep, ev.ring);
     this.config = keep;
   }
 
   /**
    * Id of a view formed inside the current transitional configuration. The engine names every
-   * transitional configuration after the regular ring that follows, and several of them (one per
-   * old ring merging) lead into that ring; their views are told apart by the old ring's
-   * representative (a daemon is in one old ring only) mixed with the next ring, and from the next
-   * ring's regular views by a negative index counting down from -1.
+   * transitional configuration after the regular ring that follows (view-ids.ts).
    */
   private transitionalGid(index: number): GroupId {
     const t = this.transitionalRing!;
-    const prev = this.transitionalPrevious ?? t;
-    // Sides of one old ring may move into different rings of equal seq: the time field mixes in
-    // the next ring's representative, so (old rep, next ring) names the transitional view.
-    return { procId: prev.rep | 0, time: (t.seq ^ Math.imul(t.rep | 0, 0x9e3779b1)) | 0, index };
+    return transitionalGid(this.transitionalPrevious ?? t, t, index);
   }
 
   /**
@@ -370,7 +370,7 @@ export class GroupTable {
       }
       // While views are not agreed (an exchange was abandoned), daemons that held different
       // views move into the same transitional ring: keeping the old id keeps them apart.
-      if (this.synced) g.gid = this.transitionalRing !== undefined ? this.transitionalGid(-1) : gidOf(ring, 1);
+      if (this.lineage === undefined) g.gid = this.transitionalRing !== undefined ? this.transitionalGid(-1) : regularGid(ring, 1);
       g.changed = true;
     }
   }
@@ -391,7 +391,9 @@ export class GroupTable {
       this.cut(keep, ev.ring);
       this.config = keep;
     }
-    const subtractive = this.synced && ev.members.every((d) => this.config.has(d));
+    this.dropPartitioned(members);
+    const subtractive = this.lineage === undefined && ev.members.every((d) => this.config.has(d));
+    const previousRegular = this.regularRing;
     this.transitionalRing = undefined;
     this.regularRing = ev.ring;
     this.config = members;
@@ -399,16 +401,37 @@ export class GroupTable {
       for (const name of [...this.table.keys()].sort()) {
         const g = this.table.get(name)!;
         if (!g.changed) continue;
-        g.gid = gidOf(ev.ring, 1);
+        g.gid = regularGid(ev.ring, 1);
         g.changed = false;
         this.sendNetworkView(g, [g.members]);
       }
       return;
     }
-    this.startExchange(ev.ring, ev.members, ev.previousRings);
+    // The views held now are those of the previous regular ring (agreed there, and the same at
+    // every daemon that came from it, through the same transitional configuration) or, while
+    // unsynced, those of this daemon's lineage.
+    const lineage = this.lineage ?? ringLineage(previousRegular);
+    this.startExchange(ev.ring, ev.members, ev.previousRings, lineage);
   }
 
-  private startExchange(ring: RingId, members: readonly DaemonId[], previousRings: ReadonlyMap<DaemonId, RingId>): void {
+  /**
+   * Members that joined from daemons outside the transitional configuration (see onJoin) leave
+   * with the regular configuration that follows; their groups are changed already, so the next
+   * network view tells the rest.
+   */
+  private dropPartitioned(members: ReadonlySet<DaemonId>): void {
+    for (const name of [...this.table.keys()].sort()) {
+      const g = this.table.get(name)!;
+      if (!g.changed || g.members.every((m) => members.has(m.daemon.id))) continue;
+      for (const m of g.members.filter((x) => !members.has(x.daemon.id))) this.removeMember(g, m);
+      if (g.members.length === 0) {
+        this.table.delete(name);
+        this.retiredGids.set(name, g.gid);
+      }
+    }
+  }
+
+  private startExchange(ring: RingId, members: readonly DaemonId[], previousRings: ReadonlyMap<DaemonId, RingId>, lineage: ViewBase): void {
     const state: LocalGroupState[] = [];
     for (const name of [...this.table.keys()].sort()) {
       const g = this.table.get(name)!;
@@ -427,7 +450,7 @@ export class GroupTable {
     }
     const progress = new Map<DaemonId, SenderProgress>();
     for (const d of members) progress.set(d, { nextPart: 0, parts: 0, done: false });
-    this.exchange = { ring, members, previousRings, progress, remaining: progress.size, states: new Map(), held: [] };
+    this.exchange = { ring, members, previousRings, progress, remaining: progress.size, states: new Map(), held: [], lineage };
   }
 
   private onState(sender: DaemonId, p: GroupStatePayload): void {
@@ -491,7 +514,7 @@ export class GroupTable {
       );
       const g: Group = {
         name,
-        gid: unchanged ? { ...first.gid } : gidOf(ex.ring, 1),
+        gid: unchanged ? { ...first.gid } : regularGid(ex.ring, 1),
         members: [],
         perDaemon: new Map(),
         changed: false,
@@ -517,7 +540,7 @@ export class GroupTable {
         changedGroups.push({ g, sets });
       }
     }
-    this.synced = true;
+    this.lineage = undefined;
     this.config = new Set(ex.members);
     this.regularRing = ex.ring;
     this.transitionalRing = undefined;
@@ -525,11 +548,16 @@ export class GroupTable {
     this.replay(ex.held);
   }
 
-  /** A new regular configuration arrived mid-exchange: apply what was held to the views we had. */
-  private abandonExchange(): void {
+  /**
+   * A new regular configuration `next` arrived mid-exchange: apply what was held to the views we
+   * had. Every daemon that goes into `next` from the exchange's ring delivered the same held
+   * events (EVS), but only those that held the same views before the exchange hold the same
+   * views now: views formed from here on are named under the new lineage.
+   */
+  private abandonExchange(next: RingId): void {
     const ex = this.exchange!;
     this.exchange = undefined;
-    this.synced = false;
+    this.lineage = nextLineage(ex.lineage, ex.ring, next);
     this.replay(ex.held);
   }
 
@@ -572,9 +600,13 @@ export class GroupTable {
   private onJoin(sender: DaemonId, member: string, groupName: string): void {
     const ref = this.requester(sender, member);
     if (!ref) return;
-    // A request from a daemon outside the configuration (sent before it left, delivered in the
-    // transitional configuration) cannot take effect: its members are already gone here.
-    if (!this.config.has(ref.daemon.id)) return;
+    // A join from a daemon outside the transitional configuration was sent in the regular one,
+    // where other daemons may have delivered it (EVS only requires the daemons that move on
+    // together to agree): it takes effect here too, as in Spread, with the joiner as a member of
+    // a partitioned daemon, so the group is changed and the joiner is dropped at the next regular
+    // configuration. In a regular configuration every sender is a member.
+    const partitioned = !this.config.has(ref.daemon.id);
+    if (partitioned && this.transitionalRing === undefined) return;
     let g = this.table.get(groupName);
     const pos = g ? searchMember(g.members, ref) : -1;
     if (g && pos >= 0) return; // already a member: silently ignored (§6.3)
@@ -587,7 +619,7 @@ export class GroupTable {
     if (!g) {
       g = {
         name: groupName,
-        gid: this.retiredGids.get(groupName) ?? gidOf(this.transitionalRing ?? this.regularRing, 0),
+        gid: this.retiredGids.get(groupName) ?? this.newGroupGid(),
         members: [],
         perDaemon: new Map(),
         changed: false,
@@ -597,6 +629,7 @@ export class GroupTable {
     }
     this.insertMember(g, ref, -pos - 1);
     this.stepViewId(g);
+    if (partitioned) g.changed = true;
     const locals = this.localsOf(g);
     if (locals.length === 0) return;
     if (g.changed) {
@@ -611,7 +644,9 @@ export class GroupTable {
 
   private onLeave(sender: DaemonId, member: string, groupName: string): void {
     const ref = this.requester(sender, member);
-    if (!ref || !this.config.has(ref.daemon.id)) return;
+    // Members of daemons outside the configuration are gone, except those that joined after the
+    // cut (see onJoin): a leave or kill of theirs still takes effect.
+    if (!ref) return;
     const g = this.table.get(groupName);
     if (!g) return;
     const pos = searchMember(g.members, ref);
@@ -624,7 +659,7 @@ export class GroupTable {
     const ref = this.requester(sender, member);
     if (!ref) return;
     const names = this.memberGroups.get(member);
-    if (names && this.config.has(ref.daemon.id)) {
+    if (names) {
       for (const name of [...names].sort()) {
         const g = this.table.get(name)!;
         const pos = searchMember(g.members, ref);
@@ -641,13 +676,24 @@ export class GroupTable {
    * ring's count at 1 on its next change.
    */
   private stepViewId(g: Group): void {
+    if (this.lineage !== undefined) {
+      const base = this.lineage;
+      g.gid = hasBase(g.gid, base) && g.gid.index > 0 ? { ...g.gid, index: g.gid.index + 1 } : { procId: base.procId, time: base.time, index: 1 };
+      return;
+    }
     if (this.transitionalRing !== undefined) {
       const t = this.transitionalGid(-1);
       const inT = g.gid.index < 0 && g.gid.procId === t.procId && g.gid.time === t.time;
       g.gid = inT ? { ...g.gid, index: g.gid.index - 1 } : t;
       return;
     }
-    g.gid = g.gid.index < 0 ? gidOf(this.regularRing, 1) : { ...g.gid, index: g.gid.index + 1 };
+    g.gid = g.gid.index < 0 ? regularGid(this.regularRing, 1) : { ...g.gid, index: g.gid.index + 1 };
+  }
+
+  /** Id of a group before its first view (stepViewId turns it into the first view's). */
+  private newGroupGid(): GroupId {
+    if (this.lineage !== undefined) return { procId: this.lineage.procId, time: this.lineage.time, index: 0 };
+    return regularGid(this.transitionalRing ?? this.regularRing, 0);
   }
 
   /** Removes a member that left or disconnected and tells the rest of the group. */
