@@ -670,10 +670,17 @@ export class GroupTable {
   }
 
   /**
-   * A new view of the group after a join, leave or disconnect: index + 1 in a regular
-   * configuration (§7.2); inside a transitional configuration the transitional id counting down
-   * (see transitionalGid). A view kept from a transitional configuration starts the regular
-   * ring's count at 1 on its next change.
+   * A new view of the group after a join, leave or disconnect: index + 1 under the base of the
+   * configuration it is formed in (§7.2); inside a transitional configuration the transitional
+   * id counting down (see transitionalGid); under a lineage, the lineage's base.
+   *
+   * A group that no configuration change touched keeps its id across the change (Spread), but
+   * its next view starts the new ring's count at 1 rather than stepping the old ring's index:
+   * daemons that left the old ring through different transitional configurations delivered
+   * different last messages of it (EVS lets one deliver in the regular configuration what
+   * another delivers in its transitional one, or never), so the old ring's next indexes may
+   * already name other views elsewhere. Only the members of a regular ring step its indexes, all
+   * in the same order.
    */
   private stepViewId(g: Group): void {
     if (this.lineage !== undefined) {
@@ -683,11 +690,12 @@ export class GroupTable {
     }
     if (this.transitionalRing !== undefined) {
       const t = this.transitionalGid(-1);
-      const inT = g.gid.index < 0 && g.gid.procId === t.procId && g.gid.time === t.time;
+      const inT = g.gid.index < 0 && hasBase(g.gid, t);
       g.gid = inT ? { ...g.gid, index: g.gid.index - 1 } : t;
       return;
     }
-    g.gid = g.gid.index < 0 ? regularGid(this.regularRing, 1) : { ...g.gid, index: g.gid.index + 1 };
+    const r = regularGid(this.regularRing, 1);
+    g.gid = g.gid.index >= 0 && hasBase(g.gid, r) ? { ...g.gid, index: g.gid.index + 1 } : r;
   }
 
   /** Id of a group before its first view (stepViewId turns it into the first view's). */

@@ -396,8 +396,6 @@ suite('multi-daemon: ordering and exchange', () => {
     // bob's message, sent before d3 failed, is delivered in the transitional configuration.
     const f = clientFrame(MessageType.SAFE_MESS, BOB, ['grp1'], 0, 'last words');
     c.request([D1, D2], T, D3, { kind: 'data', frame: f }, Service.SAFE);
-    // bob's daemon is gone: a join it sent earlier cannot take effect any more.
-    c.request([D1, D2], T, D3, { kind: 'join', member: '#late#d3', group: 'grp1' });
     for (const [id, who] of [
       [D1, ALICE],
       [D2, DAVE],
@@ -405,6 +403,41 @@ suite('multi-daemon: ordering and exchange', () => {
       const outs = deliveries(c.node(id).take());
       expect(outs.map((d) => describe(d.frame).type)).toEqual([MessageType.TRANSITION_MESS, MessageType.SAFE_MESS]);
       expect(outs[1]!.to).toEqual([who]);
+      expect(c.node(id).table.groups().get('grp1')?.members).toEqual([ALICE, DAVE]);
+    }
+  });
+
+  it('applies a join from a daemon outside the transitional configuration as a partitioned member until the next regular one', () => {
+    const c = threeInOneRing();
+    for (const n of c.nodes.values()) n.take();
+    const T: RingId = { rep: D1, seq: 1795332001 };
+    c.transitional([D1, D2], T, R0);
+    // Sent by d3 in R0 before it failed; d3 may have delivered it there, in a view that lists
+    // alice and dave. Here it is delivered in the transitional configuration: as in Spread, the
+    // joiner is a member of a partitioned daemon, in its own vs_set, inside the transitional view.
+    c.request([D1, D2], T, D3, { kind: 'join', member: '#late#d3', group: 'grp1' });
+    const net = MessageType.REG_MEMB_MESS | MessageType.CAUSED_BY_NETWORK;
+    const ids: unknown[] = [];
+    for (const [id, who] of [
+      [D1, ALICE],
+      [D2, DAVE],
+    ] as const) {
+      const outs = deliveries(c.node(id).take()).map((d) => ({ to: [...d.to], ...describe(d.frame) }));
+      expect(outs.map((d) => d.type)).toEqual([MessageType.TRANSITION_MESS, net, MessageType.TRANSITION_MESS]);
+      expect(outs[1]).toMatchObject({ to: [who], members: [ALICE, DAVE, '#late#d3'], vsSets: [[ALICE, DAVE], ['#late#d3']], localSetIndex: 0 });
+      // Inside the transitional configuration: a negative index, not R0's next one (which d3
+      // may have given the same join in R0).
+      expect(outs[1]!.groupId!.index).toBeLessThan(0);
+      ids.push(outs[1]!.groupId);
+    }
+    expect(ids[0]).toEqual(ids[1]);
+    c.regular([D1, D2], T);
+    for (const [id, who] of [
+      [D1, ALICE],
+      [D2, DAVE],
+    ] as const) {
+      const outs = deliveries(c.node(id).take()).map((d) => ({ to: [...d.to], ...describe(d.frame) }));
+      expect(outs).toMatchObject([{ to: [who], type: net, members: [ALICE, DAVE], vsSets: [[ALICE, DAVE]], groupId: { procId: D1, time: T.seq | 0, index: 1 } }]);
       expect(c.node(id).table.groups().get('grp1')?.members).toEqual([ALICE, DAVE]);
     }
   });
