@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import fc from 'fast-check';
 import sodium from 'libsodium-wrappers';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { initCrypto } from '../../crypto/index.js';
@@ -156,6 +157,24 @@ describe('public key tokens', () => {
     expect(last & 0x0f).toBe(0);
     const other = token.slice(0, -1) + alphabet[last | 1];
     expect(parseDaemonPublicKey(other)).toBeUndefined();
+  });
+
+  it('any 64 bytes round-trip through a token; any string either parses to a key that formats back to it, or is refused', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), (x25519, ed25519) => {
+        const back = parseDaemonPublicKey(formatDaemonPublicKey({ x25519, ed25519 }));
+        return back !== undefined && hex(back.x25519) === hex(x25519) && hex(back.ed25519) === hex(ed25519);
+      }),
+      { numRuns: 200 },
+    );
+    const tokenish = fc.string({ unit: fc.constantFrom(...'rcd1:AZaz09-_+/= '.split('')), minLength: 0, maxLength: 100 });
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), tokenish, tokenish.map((t) => 'rcd1:' + t)), (text) => {
+        const k = parseDaemonPublicKey(text);
+        return k === undefined || formatDaemonPublicKey(k) === text;
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('fingerprints are short hex, stable, and differ between keys', () => {
