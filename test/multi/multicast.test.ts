@@ -4,7 +4,6 @@
  * broadcast address. Clients on every daemon must see one order, and the transport counters must
  * show group datagrams standing in for unicast fan-out and really arriving at the other daemons.
  */
-import dgram from 'node:dgram';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type RingcastConfig } from '../../src/config/index.js';
@@ -12,56 +11,9 @@ import type { TransportStats } from '../../src/daemon/udp-transport.js';
 import { sendMonitorRequest } from '../../src/monitor/control.js';
 import { recordingClient, startRing, type RecordingClient, type Ring } from '../helpers/ring.js';
 import { dataOf, sendBurst } from '../helpers/ring-traffic.js';
+import { multicastOnLoopback, randomGroup } from '../daemon/multicast-probe.js';
 
 const LOOPBACK_BROADCAST = '127.255.255.255';
-
-function randomGroup(): string {
-  const byte = () => 1 + Math.floor(Math.random() * 250);
-  return `239.255.${byte()}.${byte()}`;
-}
-
-/**
- * Whether this host delivers IPv4 multicast over loopback between two of its 127.0.0.x addresses,
- * checked the way the daemons use it: a receiver bound to the group and joined on 127.0.0.1, a
- * sender bound to 127.0.0.2 with IP_MULTICAST_IF 127.0.0.2 and TTL 0.
- */
-async function multicastOnLoopback(): Promise<boolean> {
-  const group = randomGroup();
-  const rx = dgram.createSocket({ type: 'udp4', reuseAddr: true });
-  const tx = dgram.createSocket({ type: 'udp4' });
-  try {
-    const bind = (s: dgram.Socket, port: number, address: string) =>
-      new Promise<number>((resolve, reject) => {
-        s.once('error', reject);
-        s.bind(port, address, () => {
-          s.off('error', reject);
-          resolve(s.address().port);
-        });
-      });
-    const port = await bind(rx, 0, group);
-    rx.addMembership(group, '127.0.0.1');
-    await bind(tx, 0, '127.0.0.2');
-    tx.setMulticastInterface('127.0.0.2');
-    tx.setMulticastTTL(0);
-    tx.setMulticastLoopback(true);
-    const got = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), 1000);
-      rx.on('message', (m) => {
-        if (m.toString() === 'ringcast-probe') {
-          clearTimeout(timer);
-          resolve(true);
-        }
-      });
-    });
-    tx.send('ringcast-probe', port, group);
-    return await got;
-  } catch {
-    return false;
-  } finally {
-    rx.close();
-    tx.close();
-  }
-}
 
 async function statsOf(cfg: RingcastConfig, name: string): Promise<TransportStats> {
   const d = cfg.daemons.find((x) => x.name === name);
@@ -76,7 +28,9 @@ async function startWithSegment(address: string, extraConfig: string): Promise<R
   const ring = await startRing({ start: false, extraConfig });
   try {
     const text = readFileSync(ring.configFile, 'utf8');
-    writeFileSync(ring.configFile, text.replace(`Spread_Segment ${LOOPBACK_BROADCAST}:`, `Spread_Segment ${address}:`));
+    const segmentLine = `Spread_Segment ${LOOPBACK_BROADCAST}:`;
+    if (!text.includes(segmentLine)) throw new Error(`the ring configuration has no '${segmentLine}' line:\n${text}`);
+    writeFileSync(ring.configFile, text.replace(segmentLine, `Spread_Segment ${address}:`));
     // d3 starts while d1 and d2 run a ring it is not in: their group datagrams reach it too.
     await Promise.all([ring.start('d1'), ring.start('d2')]);
     await ring.waitForRegular(['d1', 'd2'], ['d1', 'd2'], 20_000);
