@@ -35,10 +35,15 @@ interface SimFlags extends ExtendedFlags {
   crashes?: boolean;
   messagesPerSecond?: number;
   corrupt?: number;
+  epochKeys?: boolean;
+  rekeyMs?: number;
   json?: boolean;
   shrink: boolean;
   traceLines: number;
 }
+
+/** Simulated runs last seconds: a short rekey age makes every run move through generations. */
+const SIM_REKEY_MS_DEFAULT = 250;
 
 function intIn(lo: number, hi: number, what: string) {
   return (v: string): number => {
@@ -79,6 +84,9 @@ function specOf(f: SimFlags): SimSpec {
   if (f.messagesPerSecond !== undefined) spec.messagesPerSecond = f.messagesPerSecond;
   if (f.corrupt !== undefined) spec.corruptionRate = f.corrupt;
   if (f.crypto !== undefined) spec.overrides = { ...spec.overrides, crypto: f.crypto };
+  if (f.epochKeys === true) {
+    spec.overrides = { ...spec.overrides, crypto: f.crypto ?? 'encrypt', epochKeys: { rekeyMs: f.rekeyMs ?? SIM_REKEY_MS_DEFAULT, rekeyPackets: 1_000_000 } };
+  }
   if (explicit) {
     spec.lossRate = f.loss ?? 0;
     spec.partitions = f.partitions === true;
@@ -92,8 +100,9 @@ function resultJson(r: SeedResult, wallMs: number): Record<string, unknown> {
   return {
     seed: r.run.seed,
     ok: !r.failed,
-    violated: r.check.violated,
+    violated: [...r.check.violated, ...(r.keys?.violated ?? [])],
     violations: r.check.violations,
+    ...(r.keys ? { keyViolations: r.keys.violations, keyStats: r.keys.stats } : {}),
     daemons: Object.fromEntries([...r.run.names].map(([id, n]) => [n, id >>> 0])),
     mix: { partitions: o.faults.partitions, crashes: o.faults.crashes, lossBursts: o.faults.lossBursts, loss: o.network.lossRate, steps: o.steps },
     schedule: r.run.schedule,
@@ -124,6 +133,8 @@ export function registerSimCommand(program: Command, engineFactory: EngineFactor
     .option('--messages-per-second <n>', 'client messages per second per daemon (0..2000)', intIn(0, 2000, 'messages per second'))
     .option('--corrupt <p>', 'damage packets with probability p (0..0.2); then only engine errors fail a seed, as crypto would drop them', parseLoss)
     .option('--crypto <mode>', `protect every packet between the daemons: ${SIM_CRYPTO_MODES.join('|')}`, parseCrypto)
+    .option('--epoch-keys', 'per-configuration epoch keys on every daemon (implies --crypto encrypt unless given); the key checker judges who held which secret')
+    .option('--rekey-ms <n>', `with --epoch-keys: rekey age in simulated ms (default ${SIM_REKEY_MS_DEFAULT})`, intIn(10, 1_000_000, 'rekey ms'))
     .option('--groups', 'process groups: client sessions join, leave and send; the group view checker judges what they received')
     .option('--attacker <variant>', `run each seed without and with an attacker (${ATTACKER_VARIANTS.join('|')}) that must change nothing`, parseVariant)
     .option('--attack-misdirect', 'the attacker also replays packets to daemons that never received them')
@@ -133,7 +144,7 @@ export function registerSimCommand(program: Command, engineFactory: EngineFactor
     .option('--trace-lines <n>', 'longest trace printed per violation', intIn(10, 100_000, 'trace lines'), 150)
     .action(async (flags: SimFlags) => {
       const spec = specOf(flags);
-      if (flags.crypto !== undefined && flags.crypto !== 'none') await initCrypto();
+      if ((flags.crypto !== undefined && flags.crypto !== 'none') || flags.epochKeys === true) await initCrypto();
       if (flags.groups === true || flags.attacker !== undefined) {
         const range = flags.seeds ?? { from: flags.seed ?? 1, to: flags.seed ?? 1 };
         runExtended(range.from, range.to, spec, flags, engineFactory, flagsText(flags));
@@ -225,6 +236,8 @@ function flagsText(f: SimFlags): string {
   if (f.messagesPerSecond !== undefined) parts.push(`--messages-per-second ${f.messagesPerSecond}`);
   if (f.corrupt !== undefined) parts.push(`--corrupt ${f.corrupt}`);
   if (f.crypto !== undefined) parts.push(`--crypto ${f.crypto}`);
+  if (f.epochKeys === true) parts.push('--epoch-keys');
+  if (f.rekeyMs !== undefined) parts.push(`--rekey-ms ${f.rekeyMs}`);
   if (f.groups === true) parts.push('--groups');
   if (f.attacker !== undefined) parts.push(`--attacker ${f.attacker}`);
   if (f.attackMisdirect === true) parts.push('--attack-misdirect');

@@ -524,7 +524,7 @@ export class TotemNode implements TotemEngine {
     if (!keys) return true;
     const fields = new Map(c.members.map((e) => [e.id, e.form] as const));
     const d = keys.distribute(now, c.ring, this.forming(c), fields);
-    const oversized = d.ok && [...d.sealed.values()].some((b) => b.length > FORM_FIELD_BYTES_MAX);
+    const oversized = d.ok && [...d.sealed.values(), ...(d.fields?.values() ?? [])].some((b) => b.length > FORM_FIELD_BYTES_MAX);
     if (!d.ok || oversized) {
       this.st.formationsRefused++;
       this.enterGather(now);
@@ -538,7 +538,11 @@ export class TotemNode implements TotemEngine {
       }
       return false;
     }
-    for (const e of c.members) e.sealed = (d.sealed.get(e.id) ?? EMPTY).slice();
+    for (const e of c.members) {
+      e.sealed = (d.sealed.get(e.id) ?? EMPTY).slice();
+      const replaced = d.fields?.get(e.id);
+      if (replaced !== undefined && replaced.length <= FORM_FIELD_BYTES_MAX) e.form = replaced.slice();
+    }
     return true;
   }
 

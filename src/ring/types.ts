@@ -67,7 +67,12 @@ export interface FormingMember {
 
 /** The representative's second-rotation output: a sealed field per member, or members to exclude. */
 export type FormationDistribution =
-  | { ok: true; sealed: ReadonlyMap<DaemonId, Uint8Array> }
+  | {
+      ok: true;
+      sealed: ReadonlyMap<DaemonId, Uint8Array>;
+      /** Replacements of the members' first-rotation fields for the second rotation (shorter: what the others need of them). */
+      fields?: ReadonlyMap<DaemonId, Uint8Array>;
+    }
   | { ok: false; exclude: readonly DaemonId[] };
 
 /**

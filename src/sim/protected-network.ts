@@ -17,7 +17,9 @@ import {
   type OpenFailureReason,
   type ProtectionMode,
 } from '../../crypto/index.js';
-import type { DaemonId } from '../util/ids.js';
+import { EPOCH_SCHEDULE_EPOCHS_MAX, EpochKeySchedule, generateDaemonIdentity, type DaemonIdentity, type DaemonPublicKey, type EpochSecretEvent } from '../../keys/index.js';
+import type { FormationKeys, TransmitEpoch } from '../ring/types.js';
+import type { DaemonId, RingId } from '../util/ids.js';
 import { Prng } from './prng.js';
 
 /** Modes the simulator runs with a protector; 'none' is the daemon's plain path (no layer at all). */
@@ -51,6 +53,44 @@ export function simClusterSecret(seed: number): Uint8Array {
   return out;
 }
 
+/** Per-configuration epoch keys in the simulator (keys/epoch-schedule.ts on every daemon). */
+export interface SimEpochKeyOptions {
+  /** Age after which the representative rekeys (short, so runs see many generations). */
+  rekeyMs: number;
+  rekeyPackets: number;
+  /**
+   * A deliberately broken key schedule, to prove the key checks can fail: this daemon slot is
+   * also handed every configuration's epoch secrets, member or not.
+   */
+  leakToSlot?: number;
+}
+
+/** One epoch secret held or erased by one daemon (for the key checker). */
+export interface EpochKeyEvent extends EpochSecretEvent {
+  atMs: number;
+  daemon: DaemonId;
+  incarnation: number;
+}
+
+/** What the key checker needs: who held which secret, and which members each configuration was sealed to. */
+export interface EpochKeyHistory {
+  events: EpochKeyEvent[];
+  /** Configurations keyed by a representative: ring → members it sealed the secret to, and the generation-0 fingerprint. */
+  distributed: Map<string, { ring: RingId; members: DaemonId[]; fingerprint: string }>;
+  /** Packets of a configuration's epoch offered to daemons outside it: how many, and how many opened. */
+  outsiderProbes: number;
+  outsiderOpened: { atMs: number; daemon: DaemonId; ring: RingId; generation: number }[];
+  /** Transmits not sent because their configuration's keys were already erased. */
+  sealRefused: number;
+}
+
+/** Outsider probes per configuration generation and outside daemon (the first packets suffice). */
+const OUTSIDER_PROBES_PER_EPOCH = 3;
+
+function ringKeyOf(r: RingId): string {
+  return `${r.rep >>> 0}.${r.seq}`;
+}
+
 export class ProtectedNetwork {
   readonly mode: Exclude<SimCryptoMode, 'none'>;
   /** Largest protected datagram: the engine's packetBytesMax plus header and tag. */
@@ -61,13 +101,42 @@ export class ProtectedNetwork {
   private readonly protectors: (PacketProtector | undefined)[];
   /** Totals of protectors that were replaced by a restart. */
   private readonly retired: ProtectionStats = { sealed: 0, opened: 0, rejected: emptyRejections() };
+  private readonly epochKeys: SimEpochKeyOptions | undefined;
+  private readonly identities: DaemonIdentity[] = [];
+  private readonly trusted = new Map<DaemonId, DaemonPublicKey>();
+  private readonly schedules: (EpochKeySchedule | undefined)[];
+  private readonly incarnations: number[];
+  private readonly seed: number;
+  /** Current simulated time, for key events (set by the simulator before each call). */
+  nowMs = 0;
+  readonly keyHistory: EpochKeyHistory = { events: [], distributed: new Map(), outsiderProbes: 0, outsiderOpened: [], sealRefused: 0 };
+  private readonly probesDone = new Map<string, number>();
 
-  constructor(mode: Exclude<SimCryptoMode, 'none'>, seed: number, daemons: readonly DaemonId[], enginePacketBytesMax: number) {
+  constructor(mode: Exclude<SimCryptoMode, 'none'>, seed: number, daemons: readonly DaemonId[], enginePacketBytesMax: number, epochKeys?: SimEpochKeyOptions) {
     this.mode = mode;
     this.daemons = daemons;
+    this.seed = seed;
     this.secret = simClusterSecret(seed);
     this.packetBytesMax = Math.min(PROTECTED_PACKET_BYTES_LIMIT, enginePacketBytesMax + HEADER_BYTES + PROTECTION_TAG_BYTES_MAX);
     this.protectors = daemons.map(() => undefined);
+    this.schedules = daemons.map(() => undefined);
+    this.incarnations = daemons.map(() => 0);
+    this.epochKeys = epochKeys;
+    if (epochKeys) {
+      const rng = new Prng(seed).fork('identities');
+      daemons.forEach((id) => {
+        const seedBytes = new Uint8Array(32);
+        for (let i = 0; i < 32; i++) seedBytes[i] = rng.nextU32() & 0xff;
+        const identity = generateDaemonIdentity(seedBytes);
+        this.identities.push(identity);
+        this.trusted.set(id, identity.publicKey);
+      });
+    }
+  }
+
+  /** The daemon's key schedule for its engine (with epoch keys), after start(). */
+  formationKeys(index: number): FormationKeys | undefined {
+    return this.schedules[index];
   }
 
   /** A daemon (re)starts: a fresh protector for its new incarnation. */
@@ -77,28 +146,133 @@ export class ProtectedNetwork {
     }
     const old = this.protectors[index];
     if (old !== undefined) this.addStats(this.retired, old);
-    this.protectors[index] = new PacketProtector({
+    this.schedules[index]?.close();
+    const protector = new PacketProtector({
       self: this.daemons[index]!,
       incarnation,
       daemons: this.daemons,
       mode: this.mode,
       clusterSecret: this.secret,
       packetBytesMax: this.packetBytesMax,
+      ...(this.epochKeys ? { epochsInstalledMax: EPOCH_SCHEDULE_EPOCHS_MAX + (this.epochKeys.leakToSlot === index ? 64 - EPOCH_SCHEDULE_EPOCHS_MAX : 0) } : {}),
     });
+    this.protectors[index] = protector;
+    this.incarnations[index] = incarnation;
+    if (!this.epochKeys) return;
+    const self = this.daemons[index]!;
+    const rng = new Prng(this.seed).fork(`epoch-random:${index}:${incarnation}`);
+    const schedule: EpochKeySchedule = new EpochKeySchedule({
+      self,
+      protector,
+      clusterSecret: this.secret,
+      configHash: this.seed >>> 0,
+      identity: this.identities[index]!,
+      trusted: this.trusted,
+      randomBytes: (n) => {
+        const out = new Uint8Array(n);
+        for (let i = 0; i < n; i++) out[i] = rng.nextU32() & 0xff;
+        return out;
+      },
+      rekeyMs: this.epochKeys.rekeyMs,
+      rekeyPackets: this.epochKeys.rekeyPackets,
+      observe: (e) => this.keyHistory.events.push({ ...e, atMs: this.nowMs, daemon: self, incarnation }),
+    });
+    // Record what each representative distributed: the authority on a configuration's members.
+    const distribute = schedule.distribute.bind(schedule);
+    schedule.distribute = (now, ring, members, fields) => {
+      const d = distribute(now, ring, members, fields);
+      if (d.ok) this.pendingDistribution.set(ringKeyOf(ring), { ring, members: members.map((m) => m.id) });
+      return d;
+    };
+    const accept = schedule.accept.bind(schedule);
+    schedule.accept = (now, ring, members, fields, sealed) => {
+      const ok = accept(now, ring, members, fields, sealed);
+      const key = ringKeyOf(ring);
+      const pending = this.pendingDistribution.get(key);
+      if (ok && ring.rep === self && pending) {
+        const held = schedule.heldSecrets().find((h) => h.generation === 0 && ringKeyOf(h.ring) === key);
+        this.keyHistory.distributed.set(key, { ...pending, fingerprint: held?.fingerprint ?? '' });
+        this.pendingDistribution.delete(key);
+      }
+      if (ok && this.epochKeys?.leakToSlot !== undefined && this.epochKeys.leakToSlot !== index) this.leak(schedule, ring);
+      return ok;
+    };
+    const tokenGeneration = schedule.tokenGeneration.bind(schedule);
+    schedule.tokenGeneration = (now, ring, generation) => {
+      tokenGeneration(now, ring, generation);
+      if (this.epochKeys?.leakToSlot !== undefined && this.epochKeys.leakToSlot !== index) this.leak(schedule, ring);
+    };
+    this.schedules[index] = schedule;
   }
 
-  seal(index: number, plain: Uint8Array): Uint8Array {
+  private readonly pendingDistribution = new Map<string, { ring: RingId; members: DaemonId[] }>();
+  private readonly leaked = new Set<string>();
+
+  /** The broken schedule of SimEpochKeyOptions.leakToSlot: the leak slot's protector gets the ring's current epochs too. */
+  private leak(from: EpochKeySchedule, ring: RingId): void {
+    const slot = this.epochKeys!.leakToSlot!;
+    const target = this.protectors[slot];
+    if (!target) return;
+    for (const h of from.leakForTest(ring)) {
+      const key = `${this.incarnations[slot]}:${h.epochId}:${h.fingerprint}`;
+      if (this.leaked.has(key) || target.installedEpochs().includes(h.epochId)) continue;
+      this.leaked.add(key);
+      try {
+        target.installEpoch(h.epochId, h.secret);
+      } catch {
+        continue;
+      }
+      this.keyHistory.events.push({ kind: 'hold', ring, generation: h.generation, fingerprint: h.fingerprint, atMs: this.nowMs, daemon: this.daemons[slot]!, incarnation: this.incarnations[slot]! });
+    }
+  }
+
+  /** Seals a transmit as the daemon does; undefined if its configuration's keys are gone (not sent). */
+  seal(index: number, plain: Uint8Array, epoch?: TransmitEpoch): Uint8Array | undefined {
     const p = this.protectors[index];
     if (p === undefined) throw new RangeError(`daemon slot ${index} transmits before it started`);
-    return p.seal(plain);
+    const schedule = this.schedules[index];
+    if (!schedule) return p.seal(plain);
+    const sealed = schedule.seal(epoch ? { to: 'ring', bytes: plain, epoch } : { to: 'ring', bytes: plain });
+    if (sealed === undefined) this.keyHistory.sealRefused++;
+    return sealed;
+  }
+
+  /**
+   * Offers a packet sealed under a configuration's epoch to running daemons outside that
+   * configuration, as an eavesdropper holding everything they hold would: none may open it.
+   */
+  probeOutsiders(fromIndex: number, sealed: Uint8Array, epoch: TransmitEpoch | undefined): void {
+    if (!epoch || !this.epochKeys) return;
+    const key = ringKeyOf(epoch.ring);
+    const members = this.keyHistory.distributed.get(key)?.members ?? this.pendingDistribution.get(key)?.members;
+    if (!members) return;
+    this.daemons.forEach((id, i) => {
+      if (i === fromIndex || members.includes(id)) return;
+      const p = this.protectors[i];
+      if (!p) return;
+      const probeKey = `${key}:${epoch.generation}:${i}`;
+      const done = this.probesDone.get(probeKey) ?? 0;
+      if (done >= OUTSIDER_PROBES_PER_EPOCH) return;
+      this.probesDone.set(probeKey, done + 1);
+      this.keyHistory.outsiderProbes++;
+      const r = p.open(sealed.slice(), this.daemons[fromIndex]!);
+      if (r.ok) this.keyHistory.outsiderOpened.push({ atMs: this.nowMs, daemon: id, ring: epoch.ring, generation: epoch.generation });
+    });
   }
 
   /** The plaintext, or undefined if the receiver's protector rejected the packet. */
   open(index: number, fromId: DaemonId, packet: Uint8Array): Uint8Array | undefined {
     const p = this.protectors[index];
     if (p === undefined) return undefined;
-    const r = p.open(packet, fromId);
+    const schedule = this.schedules[index];
+    const r = schedule ? schedule.open(packet, fromId) : p.open(packet, fromId);
     return r.ok ? r.payload : undefined;
+  }
+
+  /** A daemon stops (crash or leave): its key schedule is erased with it. */
+  stop(index: number): void {
+    this.schedules[index]?.close();
+    this.schedules[index] = undefined;
   }
 
   /** Sealed, opened and rejected packets of every protector of the run so far. */

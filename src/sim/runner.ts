@@ -3,6 +3,7 @@
  * range. What the `ringcast sim` command and the sweep tests call.
  */
 import { checkHistory, type CheckOptions, type CheckResult, type PropertyName } from './checker.js';
+import { checkEpochKeys, type KeyCheckResult, type KeyPropertyName } from './key-checker.js';
 import { Prng } from './prng.js';
 import { DEFAULT_TIMEOUTS, defaultSimOptions, Simulation, type EngineFactory, type SimOptions, type SimRun } from './simulator.js';
 import type { TotemTimeouts } from '../ring/types.js';
@@ -82,6 +83,8 @@ export function buildOptions(seed: number, spec: SimSpec, engineFactory: EngineF
 export interface SeedResult {
   run: SimRun;
   check: CheckResult;
+  /** With epoch keys: the key schedule's checks (key-checker.ts). */
+  keys?: KeyCheckResult;
   /** The seed fails: any violation, or with damaged packets an engine error only. */
   failed: boolean;
 }
@@ -89,8 +92,9 @@ export interface SeedResult {
 export function runSeed(seed: number, spec: SimSpec, engineFactory: EngineFactory, check?: CheckOptions): SeedResult {
   const run = new Simulation(buildOptions(seed, spec, engineFactory)).run();
   const result = checkHistory(run.history, check);
-  const failed = (spec.corruptionRate ?? 0) > 0 ? result.violated.includes('engine-error') : !result.ok;
-  return { run, check: result, failed };
+  const keys = run.epochKeys === undefined ? undefined : checkEpochKeys(run.epochKeys, (id) => run.names.get(id) ?? String(id >>> 0));
+  const failed = (spec.corruptionRate ?? 0) > 0 ? result.violated.includes('engine-error') : !result.ok || (keys !== undefined && !keys.ok);
+  return { run, check: result, ...(keys ? { keys } : {}), failed };
 }
 
 /** Parse `A..B` (inclusive) or a single seed. */
@@ -105,7 +109,7 @@ export function parseSeedRange(text: string): { from: number; to: number } | und
 
 export interface SweepFailure {
   seed: number;
-  violated: PropertyName[];
+  violated: (PropertyName | KeyPropertyName)[];
   /** First violation's description. */
   first: string;
 }
@@ -139,8 +143,8 @@ export function sweep(
     summary.events += r.run.eventsProcessed;
     summary.simulatedMs += r.run.history.endAtMs;
     if (r.failed) {
-      const first = (spec.corruptionRate ?? 0) > 0 ? r.check.violations.find((v) => v.property === 'engine-error') : r.check.violations[0];
-      summary.failures.push({ seed, violated: r.check.violated, first: first?.description ?? '' });
+      const first = (spec.corruptionRate ?? 0) > 0 ? r.check.violations.find((v) => v.property === 'engine-error') : (r.check.violations[0] ?? r.keys?.violations[0]);
+      summary.failures.push({ seed, violated: [...r.check.violated, ...(r.keys?.violated ?? [])], first: first?.description ?? '' });
     }
     o.onResult?.(seed, r);
   }

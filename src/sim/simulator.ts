@@ -16,7 +16,8 @@ import { LogDigest } from './hash.js';
 import type { ConfigEvent, FaultRecord, History, IncarnationHistory } from './history.js';
 import { decodePayload, encodePayload, messageId, type MessageKey } from './payload.js';
 import { Prng } from './prng.js';
-import { ProtectedNetwork, type ProtectionStats, type SimCryptoMode } from './protected-network.js';
+import { ProtectedNetwork, type EpochKeyHistory, type ProtectionStats, type SimCryptoMode, type SimEpochKeyOptions } from './protected-network.js';
+import type { TransmitEpoch } from '../ring/types.js';
 import { Attacker, type AttackerOptions, type AttackStats } from './attacker.js';
 import { GroupLayer, type GroupClientOptions, type GroupHistory } from './group-views.js';
 
@@ -86,6 +87,11 @@ export interface SimOptions {
    * 'none': plain packets). 'integrity' and 'encrypt' need `await initCrypto()` first.
    */
   crypto?: SimCryptoMode;
+  /**
+   * Per-configuration epoch keys on every daemon (keys/epoch-schedule.ts), with daemon
+   * identities drawn from the seed. Needs crypto 'integrity' or 'encrypt'.
+   */
+  epochKeys?: SimEpochKeyOptions;
   /** An attacker on the network (see attacker.ts); it never changes legit scheduling. */
   attacker?: AttackerOptions;
   /** Process groups: a GroupTable per daemon and group client sessions (see group-views.ts). */
@@ -167,6 +173,8 @@ export interface SimRun {
   names: ReadonlyMap<DaemonId, string>;
   /** With crypto: what every protector sealed, opened and rejected. */
   protection?: ProtectionStats;
+  /** With epoch keys: every secret held and erased, and the outsider probes (see key-checker.ts). */
+  epochKeys?: EpochKeyHistory;
   /** With an attacker: what it saw, sent and got through. */
   attack?: AttackStats & { attackerId: DaemonId };
   /** With groups: what every client session received, for the group view checker. */
@@ -270,7 +278,8 @@ export class Simulation {
     this.ids.forEach((id, i) => this.names.set(id, `d${i}`));
     this.component = new Array<number>(options.daemons).fill(0);
     const mode = options.crypto ?? 'none';
-    this.protection = mode === 'none' ? undefined : new ProtectedNetwork(mode, options.seed, this.ids, options.packetBytesMax);
+    if (options.epochKeys !== undefined && mode === 'none') throw new RangeError('epoch keys need crypto integrity or encrypt');
+    this.protection = mode === 'none' ? undefined : new ProtectedNetwork(mode, options.seed, this.ids, options.packetBytesMax, options.epochKeys);
     this.attacker = options.attacker === undefined ? undefined : new Attacker(options.seed, this.ids, options.attacker);
     this.groupLayer = options.groups === undefined ? undefined : new GroupLayer(options.seed, this.ids, this.ids.map((_, i) => `d${i}`), options.groups);
     const clockRng = this.root.fork('clocks');
@@ -377,6 +386,7 @@ export class Simulation {
       packets: { ...this.packets },
       names: this.names,
       ...(this.protection === undefined ? {} : { protection: this.protection.stats() }),
+      ...(this.options.epochKeys === undefined || this.protection === undefined ? {} : { epochKeys: this.protection.keyHistory }),
       ...(this.attacker === undefined ? {} : { attack: { ...this.attacker.stats, attackerId: this.attacker.id } }),
       ...(this.groupLayer === undefined ? {} : { groups: this.groupLayer.result() }),
     };
@@ -418,6 +428,7 @@ export class Simulation {
   }
 
   private dispatch(ev: SimEvent): void {
+    if (this.protection !== undefined) this.protection.nowMs = this.now;
     switch (ev.kind) {
       case 'packet':
         this.deliverPacket(ev.from, ev.to, ev.bytes);
@@ -468,6 +479,7 @@ export class Simulation {
     // clock that starts at INCARNATION_EPOCH_MS), strictly increasing across restarts.
     slot.incarnation = Math.max(slot.incarnation + 1, INCARNATION_EPOCH_MS + Math.floor(this.now));
     this.protection?.start(slot.index, slot.incarnation);
+    const formationKeys = this.protection?.formationKeys(slot.index);
     const rng = this.root.fork(`engine:${slot.index}:${slot.incarnation}`);
     const opts: TotemOptions = {
       self: slot.id,
@@ -479,6 +491,7 @@ export class Simulation {
       packetBytesMax: this.options.packetBytesMax,
       pendingMessagesMax: this.options.pendingMessagesMax,
       random: rng.asRandom(),
+      ...(formationKeys ? { formationKeys } : {}),
     };
     const hist: IncarnationHistory = { daemon: slot.id, incarnation: slot.incarnation, startedAtMs: this.now, events: [] };
     this.incarnations.push(hist);
@@ -512,6 +525,7 @@ export class Simulation {
     if (slot.engine === undefined || slot.hist === undefined) return;
     if (how === 'leave') this.call(slot, (e) => e.leave(this.localNow(slot)));
     slot.engine = undefined;
+    this.protection?.stop(slot.index);
     slot.timerGen++;
     slot.hist.endedAtMs = this.now;
     slot.hist.end = how;
@@ -539,7 +553,7 @@ export class Simulation {
 
   private drain(slot: Slot, engine: TotemEngine): void {
     for (let tx = engine.pollTransmit(); tx !== undefined; tx = engine.pollTransmit()) {
-      this.transmit(slot, engine, tx.to, tx.bytes);
+      this.transmit(slot, engine, tx.to, tx.bytes, tx.epoch);
     }
     for (let ev = engine.pollEvent(); ev !== undefined; ev = engine.pollEvent()) {
       this.record(slot, ev);
@@ -554,7 +568,7 @@ export class Simulation {
     }
     // Recording may not make the engine produce more, but a leave() or delivery may have.
     for (let tx = engine.pollTransmit(); tx !== undefined; tx = engine.pollTransmit()) {
-      this.transmit(slot, engine, tx.to, tx.bytes);
+      this.transmit(slot, engine, tx.to, tx.bytes, tx.epoch);
     }
     const local = engine.pollTimeout();
     if (local !== undefined && !Number.isFinite(local)) {
@@ -636,7 +650,7 @@ export class Simulation {
     return rate;
   }
 
-  private transmit(slot: Slot, engine: TotemEngine, to: DaemonId | 'ring' | 'configured', bytes: Uint8Array): void {
+  private transmit(slot: Slot, engine: TotemEngine, to: DaemonId | 'ring' | 'configured', bytes: Uint8Array, epoch?: TransmitEpoch): void {
     let targets: number[];
     if (to === 'configured') {
       targets = this.slots.filter((s) => s.index !== slot.index).map((s) => s.index);
@@ -656,7 +670,13 @@ export class Simulation {
     this.digest.addString(`s${this.now}:${slot.index}>${typeof to === 'number' ? to >>> 0 : to}`);
     this.digest.addBytes(bytes);
     // One sealed datagram per transmission, whatever the fan-out (as the daemon sends it).
-    if (this.protection !== undefined) bytes = this.protection.seal(slot.index, bytes);
+    if (this.protection !== undefined) {
+      const sealed = this.protection.seal(slot.index, bytes, epoch);
+      // As the daemon does: a packet of a configuration whose keys are already erased is not sent.
+      if (sealed === undefined) return;
+      bytes = sealed;
+      this.protection.probeOutsiders(slot.index, bytes, epoch);
+    }
     const net = this.options.network;
     for (const t of targets) {
       this.packets.sent++;
