@@ -8,13 +8,17 @@
  * Model (after Spread's groups.c, restated for Ringcast):
  * - In a regular configuration every daemon holds the same view of every group, because joins,
  *   leaves and kills are applied in the total order. A view is named by a group id
- *   (memb_id = the ring it was formed in, index = +1 per join/leave/disconnect).
+ *   (memb_id = the ring it was formed in, index = +1 per join/leave/disconnect). A group that a
+ *   configuration change left untouched keeps its id, and its next view starts the new ring's
+ *   count (see stepViewId). Ids are made in view-ids.ts.
  * - A transitional configuration removes the members of daemons that did not come along; a group
  *   that lost members is "changed": its local members get TRANSITION_MESS with the id of the view
- *   that ends, its id becomes (transitional ring, 1), and until the next regular view the
- *   joins/leaves/kills in it are announced as network views followed by another TRANSITION_MESS
- *   (EVS: they happen inside the transitional view). Groups created in a transitional
- *   configuration take its ring id, which the membership engine makes the next regular ring's.
+ *   that ends, and until the next regular view the joins/leaves/kills in it are announced as
+ *   network views followed by another TRANSITION_MESS (EVS: they happen inside the transitional
+ *   view), under ids named after the old ring and the next one. A join sent from a daemon that
+ *   did not come along, delivered here, still takes effect (the daemons it left may have
+ *   delivered it in the regular configuration): its member is partitioned, its group changed,
+ *   and the member is dropped at the next regular configuration, as Spread does.
  * - On a regular configuration whose members all came through our transitional configuration
  *   (a purely subtractive change) the views are still agreed: changed groups get (new ring, 1) and
  *   a CAUSED_BY_NETWORK view at once. Otherwise daemons that did not share our views joined, and
@@ -25,6 +29,9 @@
  * - A new regular configuration before the exchange completes abandons it: the held events are
  *   applied to the views each daemon still had (they were delivered in that order to every
  *   member of the transitional configuration), then the exchange starts over for the new ring.
+ *   Those views are agreed only among the daemons that held the same views before the exchange
+ *   (its lineage: the ring they were last agreed in, then each abandoned exchange and the ring
+ *   after it), so they are named under that lineage until an exchange completes.
  */
 import type { RingEvent, SubmittedMessage } from '../ring/types.js';
 import type { DaemonId, RingId } from '../util/ids.js';
