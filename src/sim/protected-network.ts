@@ -80,7 +80,10 @@ export interface EpochKeyHistory {
   /** Packets of a configuration's epoch offered to daemons outside it: how many, and how many opened. */
   outsiderProbes: number;
   outsiderOpened: { atMs: number; daemon: DaemonId; ring: RingId; generation: number }[];
-  /** Transmits not sent because their configuration's keys were already erased. */
+  /**
+   * Transmits not sent because their configuration's keys were already erased: packets the
+   * engine queued for a forming ring in the same step in which it gave that ring up.
+   */
   sealRefused: number;
 }
 
