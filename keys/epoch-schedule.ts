@@ -180,6 +180,50 @@ function membersBytes(members: readonly FormingMember[]): Uint8Array {
   return out;
 }
 
+/** The cluster's formation key for a configuration: mixed into every wrap key. */
+export function formationKeyFor(clusterSecret: Uint8Array, configHash: number): Uint8Array {
+  return deriveKey(clusterSecret, 'epoch-formation', u32Context(configHash));
+}
+
+/** Hash of the first-rotation transcript: configuration, forming ring, members, their public contributions. */
+export function formationTranscript(configHash: number, ring: RingId, members: readonly FormingMember[], fields: ReadonlyMap<DaemonId, Uint8Array>): Uint8Array {
+  const parts: Uint8Array[] = [TRANSCRIPT_LABEL, u32Context(configHash), ringBytes(ring), membersBytes(members)];
+  for (const m of members) {
+    const f = (fields.get(m.id) ?? new Uint8Array(0)).subarray(0, CONTRIBUTION_PUBLIC_BYTES);
+    parts.push(u16(f.length), f);
+  }
+  return sha256(concat(...parts));
+}
+
+/**
+ * K_j = HKDF(F ‖ DH(e_r, e_j) ‖ DH(s_r, e_j) ‖ DH(e_r, s_j), "epoch-wrap", T ‖ j). Erases the
+ * shared secrets it is given.
+ */
+export function wrapKeyFor(formationKey: Uint8Array, transcript: Uint8Array, member: DaemonId, shared: readonly Uint8Array[]): Uint8Array {
+  const ikm = concat(formationKey, ...shared);
+  for (const x of shared) x.fill(0);
+  try {
+    return deriveKey(ikm, 'epoch-wrap', concat(transcript, u32Context(member)));
+  } finally {
+    ikm.fill(0);
+  }
+}
+
+/** Opens a sealed epoch field with a candidate wrap key: the secret and configuration number, or undefined. */
+export function openSealedEpoch(key: Uint8Array, transcript: Uint8Array, sealed: Uint8Array): { secret: Uint8Array; number: number } | undefined {
+  let plain: Uint8Array;
+  try {
+    plain = sodiumInstance().crypto_aead_chacha20poly1305_ietf_decrypt(null, sealed, transcript, WRAP_NONCE, key);
+  } catch {
+    return undefined;
+  }
+  if (plain.length !== EPOCH_SECRET_BYTES + 2) return undefined;
+  const number = (plain[EPOCH_SECRET_BYTES]! << 8) | plain[EPOCH_SECRET_BYTES + 1]!;
+  const secret = plain.slice(0, EPOCH_SECRET_BYTES);
+  plain.fill(0);
+  return { secret, number };
+}
+
 export function epochWireId(configNumber: number, generation: number): number {
   return ((configNumber & CONFIG_NUMBER_MAX) << 8) | (generation & 0xff);
 }
@@ -203,7 +247,7 @@ export class EpochKeySchedule implements FormationKeys {
     this.#o = options;
     this.#sodium = sodiumInstance();
     this.#trusted = options.trusted;
-    this.#formationKey = deriveKey(options.clusterSecret, 'epoch-formation', u32Context(options.configHash));
+    this.#formationKey = formationKeyFor(options.clusterSecret, options.configHash);
     this.recoveredOverheadBytes = options.protector.overheadBytes;
     if (!Number.isFinite(options.rekeyMs) || options.rekeyMs < 1) throw new RingcastError('EPOCH_OPTIONS', `rekeyMs must be a positive number of milliseconds; got ${options.rekeyMs}`);
     if (!Number.isSafeInteger(options.rekeyPackets) || options.rekeyPackets < 1) throw new RingcastError('EPOCH_OPTIONS', `rekeyPackets must be a positive integer; got ${options.rekeyPackets}`);
@@ -510,22 +554,11 @@ export class EpochKeySchedule implements FormationKeys {
   }
 
   #transcript(ring: RingId, members: readonly FormingMember[], fields: ReadonlyMap<DaemonId, Uint8Array>): Uint8Array {
-    const parts: Uint8Array[] = [TRANSCRIPT_LABEL, u32Context(this.#o.configHash), ringBytes(ring), membersBytes(members)];
-    for (const m of members) {
-      const f = (fields.get(m.id) ?? new Uint8Array(0)).subarray(0, CONTRIBUTION_PUBLIC_BYTES);
-      parts.push(u16(f.length), f);
-    }
-    return sha256(concat(...parts));
+    return formationTranscript(this.#o.configHash, ring, members, fields);
   }
 
   #wrapKey(transcript: Uint8Array, member: DaemonId, shared: Uint8Array[]): Uint8Array {
-    const ikm = concat(this.#formationKey, ...shared);
-    for (const x of shared) x.fill(0);
-    try {
-      return deriveKey(ikm, 'epoch-wrap', concat(transcript, u32Context(member)));
-    } finally {
-      ikm.fill(0);
-    }
+    return wrapKeyFor(this.#formationKey, transcript, member, shared);
   }
 
   #openSealed(ring: RingId, members: readonly FormingMember[], fields: ReadonlyMap<DaemonId, Uint8Array>, sealed: Uint8Array, pending: PendingFormation): { secret: Uint8Array; number: number } | undefined {
@@ -546,22 +579,14 @@ export class EpochKeySchedule implements FormationKeys {
     } catch {
       return undefined;
     }
-    let plain: Uint8Array;
-    try {
-      plain = s.crypto_aead_chacha20poly1305_ietf_decrypt(null, sealed, transcript, WRAP_NONCE, key);
-    } catch {
-      return undefined;
-    } finally {
-      key.fill(0);
-    }
-    const number = (plain[EPOCH_SECRET_BYTES]! << 8) | plain[EPOCH_SECRET_BYTES + 1]!;
-    const secret = plain.slice(0, EPOCH_SECRET_BYTES);
-    plain.fill(0);
-    if (number === 0) {
-      secret.fill(0);
+    const opened = openSealedEpoch(key, transcript, sealed);
+    key.fill(0);
+    if (!opened) return undefined;
+    if (opened.number === 0) {
+      opened.secret.fill(0);
       return undefined;
     }
-    return { secret, number };
+    return opened;
   }
 
   #ratchet(cfg: ConfigurationKeys, secret: Uint8Array, generation: number): Uint8Array {

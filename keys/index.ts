@@ -32,5 +32,5 @@ export {
 } from './daemon-identity.js';
 export type { DaemonIdentity, DaemonPublicKey } from './daemon-identity.js';
 export { SECRET_KEY_FILE_MODE } from './key-file-io.js';
-export { EpochKeySchedule, epochWireId, hexId, EPOCH_SCHEDULE_EPOCHS_MAX, CONTRIBUTION_BYTES, CONTRIBUTION_PUBLIC_BYTES, SEALED_EPOCH_BYTES } from './epoch-schedule.js';
+export { EpochKeySchedule, epochWireId, hexId, formationKeyFor, formationTranscript, wrapKeyFor, openSealedEpoch, EPOCH_SCHEDULE_EPOCHS_MAX, CONTRIBUTION_BYTES, CONTRIBUTION_PUBLIC_BYTES, SEALED_EPOCH_BYTES } from './epoch-schedule.js';
 export type { EpochScheduleOptions, EpochStatus, EpochSecretEvent } from './epoch-schedule.js';

@@ -42,6 +42,8 @@ try {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // SIGHUP: re-read the trusted daemon keys (revoke or add a daemon without a restart).
+  process.on('SIGHUP', () => running.reload());
   process.on('uncaughtException', (err) => {
     process.stderr.write(`ringcastd: internal error (the daemon keeps running): ${err.stack ?? err.message}\n`);
   });

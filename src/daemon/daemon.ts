@@ -10,7 +10,7 @@ import type { DaemonEntry, RingcastConfig } from '../config/index.js';
 import { GroupTable, encodeGroupRequest, type GroupRequest } from '../groups/index.js';
 import type { ServerAuthContext } from '../../crypto/session/index.js';
 import { ClientListener, type AccessControl, type SessionHandle, type SessionRequest } from '../session/listener.js';
-import type { RingEvent, TotemEngine, TotemStatus } from '../ring/types.js';
+import type { RingEvent, TotemEngine, TotemStatus, Transmit } from '../ring/types.js';
 import { ringIdKey } from '../util/ids.js';
 import { Service, type ServiceLevel } from '../util/service.js';
 import type { Logger } from './log.js';
@@ -30,7 +30,7 @@ export interface DaemonOptions {
   /** Builds the ordering engine (single-daemon orderer or Totem over UDP). */
   engine: TotemEngine;
   /** Hands engine transmissions to the network (absent for a single-daemon configuration). */
-  transmit?: (to: number | 'ring' | 'configured', bytes: Uint8Array) => void;
+  transmit?: (tx: Transmit) => void;
   /** Monotonic clock in ms. */
   now?: () => number;
   /** RC-PASSWORD / RC-PUBKEY credentials (hardening.ts); required when either method is enabled. */
@@ -138,6 +138,12 @@ export class RingcastDaemon {
     this.pump();
   }
 
+  /** Runs the engine's outputs after a direct call into it (a reconfiguration on reload). */
+  kick(): void {
+    if (this.stopped) return;
+    this.pump();
+  }
+
   status(): DaemonStatus {
     const g = this.groups.stats();
     return {
@@ -229,7 +235,7 @@ export class RingcastDaemon {
         }
         for (let tx = this.engine.pollTransmit(); tx; tx = this.engine.pollTransmit()) {
           progressed = true;
-          this.opts.transmit?.(tx.to, tx.bytes);
+          this.opts.transmit?.(tx);
         }
       }
     } finally {

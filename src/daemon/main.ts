@@ -9,6 +9,7 @@ import {
   expandEventLogFile,
   findSelf,
   loadConfig,
+  loadTrustedDaemonKeys,
   unixSocketPathFor,
   type DaemonEntry,
   type RingcastConfig,
@@ -25,6 +26,8 @@ import { decodeMonitorRequest, encodeMonitorReply } from './monitor-protocol.js'
 import { UdpTransport } from './udp-transport.js';
 import { totemOptionsFor } from './totem-options.js';
 import { createPacketProtection, type RingPacketProtection } from './packet-protection.js';
+import { commitTokenBytes } from '../membership/wire.js';
+import { CONTRIBUTION_BYTES, CONTRIBUTION_PUBLIC_BYTES, SEALED_EPOCH_BYTES } from '../../keys/index.js';
 import { hardenProcess, keyedAuthFor, loadSessionSecurity } from './hardening.js';
 
 export interface DaemonArgs {
@@ -44,6 +47,12 @@ export interface RunningDaemon {
   transport: UdpTransport | undefined;
   config: RingcastConfig;
   self: DaemonEntry;
+  /**
+   * SIGHUP: re-reads the configuration file's trusted daemon keys (DaemonPublicKey lines). A
+   * daemon whose key was removed or changed is refused from now on and a new configuration
+   * forms at once without it. Other changes to the file need a restart.
+   */
+  reload(): void;
   stop(): Promise<void>;
 }
 
@@ -83,7 +92,12 @@ export async function startDaemon(args: DaemonArgs): Promise<RunningDaemon> {
   } else {
     const prot = await createPacketProtection(config, self, incarnation, logger);
     protection = prot;
-    const node = new TotemNode(totemOptionsFor(config, self, incarnation, prot.overheadBytes));
+    const totemOptions = totemOptionsFor(config, self, incarnation, prot.overheadBytes);
+    if (prot.formationKeys) {
+      totemOptions.formationKeys = prot.formationKeys;
+      checkCommitTokenFits(config, totemOptions.packetBytesMax);
+    }
+    const node = new TotemNode(totemOptions);
     engine = node;
     transport = new UdpTransport({
       self,
@@ -98,7 +112,7 @@ export async function startDaemon(args: DaemonArgs): Promise<RunningDaemon> {
         if (!config.daemons.some((d) => d.address === source.address.replace(/^::ffff:/, ''))) return;
         const req = decodeMonitorRequest(payload);
         if (!req) return reply(encodeMonitorReply({ ok: false, error: 'malformed monitor request' }));
-        if (req.command === 'status') return reply(encodeMonitorReply({ ok: true, status: { ...daemonRef?.status(), transport: transport?.stats, crypto: config.cryptoMode, protection: prot.stats(), blocked: transport?.blockedPeers() } }));
+        if (req.command === 'status') return reply(encodeMonitorReply({ ok: true, status: { ...daemonRef?.status(), transport: transport?.stats, crypto: config.cryptoMode, protection: prot.stats(), epoch: prot.epochStatus(), blocked: transport?.blockedPeers() } }));
         if (!config.dangerousMonitor) {
           logger.log('warn', `refused monitor ${req.command} from ${source.address}:${source.port}: DangerousMonitor is off`);
           return reply(encodeMonitorReply({ ok: false, error: 'DangerousMonitor is off in this daemon\'s configuration' }));
@@ -127,7 +141,13 @@ export async function startDaemon(args: DaemonArgs): Promise<RunningDaemon> {
     keyedAuth: keyedAuthFor(security, self.name),
     accessControl: security.accessControl,
     transmit: transport
-      ? (to, bytes) => transport!.send(to === 'ring' ? members() : to === 'configured' ? others : [to], protection!.seal(bytes))
+      ? (tx) => {
+          const sealed = protection!.seal(tx);
+          if (sealed === undefined) return;
+          const to = tx.to === 'ring' ? members() : tx.to === 'configured' ? others : [tx.to];
+          // Nothing goes to a daemon this one no longer trusts (a revoked identity).
+          transport!.send(to.filter((id) => protection!.trusts(id)), sealed);
+        }
       : undefined,
   });
   daemonRef = daemon;
@@ -144,8 +164,28 @@ export async function startDaemon(args: DaemonArgs): Promise<RunningDaemon> {
     transport,
     config,
     self,
+    reload: () => {
+      if (args.configFile === undefined || !protection?.formationKeys) {
+        logger.log('info', 'reload: nothing to reload (no configuration file with daemon identities)');
+        return;
+      }
+      let keys;
+      try {
+        keys = loadTrustedDaemonKeys(args.configFile);
+      } catch (err) {
+        logger.log('error', `reload refused, keys unchanged: ${err instanceof Error ? err.message : String(err)}`, 'SECURITY');
+        return;
+      }
+      const lost = protection.setTrustedKeys(keys);
+      logger.log('info', `reload: ${keys.size} trusted daemon keys from ${args.configFile}`, 'SECURITY');
+      if (lost.some((id) => engine.status().members.includes(id))) {
+        engine.reconfigure?.(performance.now());
+        daemon.kick();
+      }
+    },
     stop: async () => {
       await daemon.stop();
+      protection?.close();
       // Give the departure announcement a moment on the wire before the socket closes.
       await new Promise((r) => setTimeout(r, 20));
       await transport?.close();
@@ -164,6 +204,26 @@ export async function startDaemon(args: DaemonArgs): Promise<RunningDaemon> {
 function clientHostsFor(self: DaemonEntry): string[] {
   const hosts = self.interfaces.filter((i) => i.kinds.has('C')).map((i) => i.address);
   return hosts.length > 0 ? hosts : [self.address];
+}
+
+/**
+ * With epoch keys every member's commit-token entry carries its key contribution, and the token
+ * must fit one packet: refuse a configuration that could not form a ring of all its daemons.
+ */
+function checkCommitTokenFits(cfg: RingcastConfig, enginePacketBytesMax: number): void {
+  const n = cfg.daemons.length;
+  const needed = commitTokenBytes(n, CONTRIBUTION_BYTES, 0);
+  const second = commitTokenBytes(n, CONTRIBUTION_PUBLIC_BYTES, SEALED_EPOCH_BYTES);
+  const worst = Math.max(needed, second);
+  if (worst > enginePacketBytesMax) {
+    let fits = n;
+    while (fits > 1 && Math.max(commitTokenBytes(fits, CONTRIBUTION_BYTES, 0), commitTokenBytes(fits, CONTRIBUTION_PUBLIC_BYTES, SEALED_EPOCH_BYTES)) > enginePacketBytesMax) fits--;
+    throw new RingcastError(
+      'CONFIG_EPOCH_KEYS',
+      `with daemon identities, the commit token of ${n} daemons takes ${worst} bytes, more than the ${enginePacketBytesMax} bytes a packet can carry here (MaxPacketBytes ${cfg.packetBytesMax}); ` +
+        `at this size epoch keys work for up to ${fits} daemons: raise MaxPacketBytes (jumbo frames, or loopback) or configure fewer daemons`,
+    );
+  }
 }
 
 function withDefaultPort(cfg: RingcastConfig, port: number): RingcastConfig {

@@ -118,6 +118,11 @@ export function decodeProbe(bytes: Uint8Array): RingId | undefined {
 
 const ENTRY_FIXED_BYTES = 4 + 8 + 1 + 12 + 8 * 4 + 2 + 2;
 
+/** Size of an encoded commit token of `members` members whose fields take the given bytes. */
+export function commitTokenBytes(members: number, formBytes: number, sealedBytes: number): number {
+  return HEADER_BYTES + 12 + 8 + 1 + 2 + members * (ENTRY_FIXED_BYTES + formBytes + sealedBytes);
+}
+
 export function encodeCommit(c: CommitToken, sender: DaemonId, incarnation: number): Uint8Array {
   let size = HEADER_BYTES + 12 + 8 + 1 + 2;
   for (const m of c.members) size += ENTRY_FIXED_BYTES + m.form.length + m.sealed.length;
