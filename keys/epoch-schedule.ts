@@ -406,12 +406,15 @@ export class EpochKeySchedule implements FormationKeys {
       for (let g = cfg.current + 1; g <= generation + 1; g++) {
         if (!cfg.generations.has(g)) this.#addGeneration(cfg, g, this.#ratchet(cfg, cfg.generations.get(g - 1)!.secret, g));
       }
+      const ageMs = Math.round(now - cfg.switchedAtMs);
+      const sealed = cfg.sealedAtCurrent;
+      const previous = cfg.current;
       cfg.current = generation;
       cfg.switchedAtMs = now;
       cfg.visitsAtCurrent = 0;
       cfg.sealedAtCurrent = 0;
       this.#rekeys++;
-      this.#o.log?.('info', `configuration ${ringKey(ring)} moved to key generation ${generation} (epoch ${hexId(epochWireId(cfg.number, generation))})`);
+      this.#o.log?.('info', `configuration ${ringKey(ring)} moved to key generation ${generation} (epoch ${hexId(epochWireId(cfg.number, generation))}); generation ${previous} was ${ageMs} ms old with ${sealed} packets sealed here; rekeys so far ${this.#rekeys}`);
       return;
     }
     cfg.visitsAtCurrent++;
