@@ -15,7 +15,8 @@
  * Run: `npx tsx bench/ring.ts` (about a minute). Options: `--quick` (shorter, noisier),
  * `--daemons 1,3`, `--messages N` (flood size), `--window N` / `--personal-window N` (Totem flow
  * control), `--packet-bytes N` (MaxPacketBytes: how many 1 KB messages share a datagram), `--profile DIR` (daemons write CPU profiles there on exit), `--json FILE` (also write
- * the JSON record). Prints the machine, one line per variant, then the JSON record.
+ * the JSON record), `--ping-only` (the ping-pong alone: no idle phase, no flood), `--rounds N`
+ * (ping-pong rounds), `--service AGREED,SAFE` (which services to measure). Prints the machine, one line per variant, then the JSON record.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -224,6 +225,10 @@ interface BenchOptions {
   /** Extra daemon configuration lines (e.g. Window, PersonalWindow). */
   extraConfig: string;
   crypto: VariantResult['crypto'];
+  /** Services to measure (default AGREED then SAFE). */
+  services: VariantResult['service'][];
+  /** Measure the ping-pong only: no idle phase, no flood. */
+  pingOnly: boolean;
 }
 
 async function benchRing(size: number, opts: BenchOptions, record: BenchRecord, print: (s: string) => void): Promise<void> {
@@ -238,6 +243,10 @@ async function benchRing(size: number, opts: BenchOptions, record: BenchRecord, 
       conns.push(c);
       return c;
     };
+    if (opts.pingOnly) {
+      await pingOnlyRing(ring, opts, open, first, last, size, print);
+      return;
+    }
     // Idle: nothing to send, the token still circulates.
     await sleep(500);
     const idleCpu0 = pids.map(cpuSeconds);
@@ -262,7 +271,7 @@ async function benchRing(size: number, opts: BenchOptions, record: BenchRecord, 
     const rx = await open(last, 'receiver');
     await joinAndWait(rx, 'flood');
 
-    for (const service of ['AGREED', 'SAFE'] as const) {
+    for (const service of opts.services) {
       const rtt = pingPong(a, b, service, opts.pingRounds, Math.min(200, opts.pingRounds));
       const rt = percentiles(await rtt);
 
@@ -302,6 +311,41 @@ async function benchRing(size: number, opts: BenchOptions, record: BenchRecord, 
   } finally {
     await Promise.all(conns.map((c) => c.disconnect().catch(() => {})));
     await ring.close();
+  }
+}
+
+/** The ping-pong alone, one line per service: a shorter run for comparing changes on the round trip. */
+async function pingOnlyRing(
+  ring: Ring,
+  opts: BenchOptions,
+  open: (daemon: string, name: string) => Promise<SpreadConnection>,
+  first: string,
+  last: string,
+  size: number,
+  print: (s: string) => void,
+): Promise<void> {
+  const a = await open(first, 'pinger');
+  const b = await open(last, 'ponger');
+  await joinAndWait(a, 'pong');
+  await joinAndWait(b, 'ping');
+  const pids = ring.names.map((n) => ring.daemon(n).pid);
+  for (const service of opts.services) {
+    const warmup = Math.min(200, opts.pingRounds);
+    await pingPong(a, b, service, warmup, 0);
+    const c0 = await ringCounters(ring);
+    const cpu0 = pids.map(cpuSeconds);
+    const client0 = process.cpuUsage();
+    const t0 = performance.now();
+    const rt = percentiles(await pingPong(a, b, service, opts.pingRounds, 0));
+    const wall = (performance.now() - t0) / 1000;
+    const c1 = await ringCounters(ring);
+    const client = process.cpuUsage(client0);
+    const cpu = pids.map((p, i) => pct((cpuSeconds(p) - cpu0[i]!) / wall)).join('/');
+    const rounds = c0 && c1 ? `, ${Math.round((c1.tokenRounds - c0.tokenRounds) / wall)} token rounds/s` : '';
+    print(
+      `${size} daemon(s) ${service.padEnd(6)} crypto ${opts.crypto} | ping-pong RTT p50 ${rt.p50} µs p99 ${rt.p99} µs max ${rt.max} µs (${opts.pingRounds} rounds)` +
+        ` | daemon CPU ${cpu}, client CPU ${pct((client.user + client.system) / 1e6 / wall)}${rounds}`,
+    );
   }
 }
 
@@ -371,10 +415,15 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Benc
   }
   const opts: BenchOptions = {
     floodMessages: Number(valueOf('--messages') ?? (quick ? 10_000 : 40_000)),
-    pingRounds: quick ? 500 : 2000,
+    pingRounds: Number(valueOf('--rounds') ?? (quick ? 500 : 2000)),
     extraConfig: extra.join('\n'),
     crypto: 'none',
+    services: (valueOf('--service') ?? 'AGREED,SAFE').split(',') as VariantResult['service'][],
+    pingOnly: argv.includes('--ping-only'),
   };
+  for (const s of opts.services) {
+    if (s !== 'AGREED' && s !== 'SAFE') throw new Error(`--service takes AGREED and/or SAFE, not "${s}"`);
+  }
   const record: BenchRecord = {
     machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, loadAverage: os.loadavg().map(round3) },
     messageBytes: MESSAGE_BYTES,
