@@ -35,6 +35,7 @@ import sodium from 'libsodium-wrappers';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { deriveKey, secretFingerprint, u32Context } from '../crypto/kdf.js';
 import { sodiumInstance } from '../crypto/init.js';
+import { concatBytes } from '../crypto/session/records.js';
 import type { OpenResult, PacketProtector } from '../crypto/protector.js';
 import type { FormationDistribution, FormationKeys, FormingMember, Transmit } from '../src/ring/types.js';
 import { PacketType, WIRE_MAGIC } from '../src/ring/wire.js';
@@ -153,18 +154,6 @@ function ringBytes(r: RingId): Uint8Array {
   return out;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 function u16(x: number): Uint8Array {
   return new Uint8Array([(x >>> 8) & 0xff, x & 0xff]);
 }
@@ -192,7 +181,7 @@ export function formationTranscript(configHash: number, ring: RingId, members: r
     const f = (fields.get(m.id) ?? new Uint8Array(0)).subarray(0, CONTRIBUTION_PUBLIC_BYTES);
     parts.push(u16(f.length), f);
   }
-  return sha256(concat(...parts));
+  return sha256(concatBytes(...parts));
 }
 
 /**
@@ -200,10 +189,10 @@ export function formationTranscript(configHash: number, ring: RingId, members: r
  * shared secrets it is given.
  */
 export function wrapKeyFor(formationKey: Uint8Array, transcript: Uint8Array, member: DaemonId, shared: readonly Uint8Array[]): Uint8Array {
-  const ikm = concat(formationKey, ...shared);
+  const ikm = concatBytes(formationKey, ...shared);
   for (const x of shared) x.fill(0);
   try {
-    return deriveKey(ikm, 'epoch-wrap', concat(transcript, u32Context(member)));
+    return deriveKey(ikm, 'epoch-wrap', concatBytes(transcript, u32Context(member)));
   } finally {
     ikm.fill(0);
   }
@@ -281,7 +270,7 @@ export class EpochKeySchedule implements FormationKeys {
     const number = this.#installedConfiguration()?.number ?? 0;
     const signed = this.#contributionMessage(ring, members, this.#o.self, ephemeralPublic, number);
     const signature = s.crypto_sign_detached(signed, this.#o.identity.ed25519Secret);
-    return concat(ephemeralPublic, u16(number), signature);
+    return concatBytes(ephemeralPublic, u16(number), signature);
   }
 
   distribute(_now: number, ring: RingId, members: readonly FormingMember[], fields: ReadonlyMap<DaemonId, Uint8Array>): FormationDistribution {
@@ -318,7 +307,7 @@ export class EpochKeySchedule implements FormationKeys {
     const sealed = new Map<DaemonId, Uint8Array>();
     const stripped = new Map<DaemonId, Uint8Array>();
     for (const m of members) stripped.set(m.id, fields.get(m.id)!.slice(0, CONTRIBUTION_PUBLIC_BYTES));
-    const plain = concat(secret, u16(number));
+    const plain = concatBytes(secret, u16(number));
     try {
       for (const m of members) {
         if (m.id === this.#o.self) continue;
@@ -538,7 +527,7 @@ export class EpochKeySchedule implements FormationKeys {
   }
 
   #contributionMessage(ring: RingId, members: readonly FormingMember[], id: DaemonId, ephemeral: Uint8Array, number: number): Uint8Array {
-    return concat(CONTRIBUTION_LABEL, u32Context(this.#o.configHash), ringBytes(ring), membersBytes(members), u32Context(id), ephemeral, u16(number));
+    return concatBytes(CONTRIBUTION_LABEL, u32Context(this.#o.configHash), ringBytes(ring), membersBytes(members), u32Context(id), ephemeral, u16(number));
   }
 
   #checkContribution(ring: RingId, members: readonly FormingMember[], id: DaemonId, field: Uint8Array, key: DaemonPublicKey): { ephemeral: Uint8Array; number: number } | undefined {
@@ -593,7 +582,7 @@ export class EpochKeySchedule implements FormationKeys {
   }
 
   #ratchet(cfg: ConfigurationKeys, secret: Uint8Array, generation: number): Uint8Array {
-    return deriveKey(secret, 'epoch-ratchet', concat(ringBytes(cfg.ring), u32Context(generation)));
+    return deriveKey(secret, 'epoch-ratchet', concatBytes(ringBytes(cfg.ring), u32Context(generation)));
   }
 
   #addGeneration(cfg: ConfigurationKeys, g: number, secret: Uint8Array): void {

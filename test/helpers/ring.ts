@@ -211,3 +211,16 @@ export async function recordingClient(ring: Ring, daemon: string, name: string, 
   conn.on('error', () => {});
   return c;
 }
+
+/** Waits (bounded) until process `p` logs a regular configuration of exactly `members` as its latest. */
+export async function waitRegular(p: DaemonProcess, members: string[], timeoutMs = 20_000): Promise<void> {
+  const want = [...members].sort().join(' ');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const confs = regularConfigurations(p.output());
+    const last = confs[confs.length - 1];
+    if (last && [...last].sort().join(' ') === want) return;
+    if (Date.now() > deadline) throw new Error(`${p.name} did not reach { ${want} }:\n${p.output().slice(-4000)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -4,12 +4,12 @@
  * peer; replayed and forged datagrams change nothing clients receive.
  */
 import dgram from 'node:dgram';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeClusterKeyFile } from '../../keys/index.js';
 import { freePort, startDaemonProcess, tempDir, writeConfig, type DaemonProcess } from '../helpers/daemons.js';
-import { FAST_TIMEOUTS, recordingClient, regularConfigurations, ringConfigText, type Ring } from '../helpers/ring.js';
+import { FAST_TIMEOUTS, recordingClient, regularConfigurations, ringConfigText, waitRegular, type Ring } from '../helpers/ring.js';
+import { capturedDatagrams } from '../helpers/capture.js';
 
 const NAMES = ['d1', 'd2', 'd3'];
 const MARKER = 'PLAINTEXT-MARKER-7f3a';
@@ -54,30 +54,6 @@ async function startDaemons(perDaemon: Record<string, string>, opts: { capture?:
     }),
   );
   return setup;
-}
-
-async function waitRegular(p: DaemonProcess, members: string[], timeoutMs = 15_000): Promise<void> {
-  const want = [...members].sort().join(' ');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const confs = regularConfigurations(p.output());
-    const last = confs[confs.length - 1];
-    if (last && [...last].sort().join(' ') === want) return;
-    if (Date.now() > deadline) throw new Error(`${p.name} did not reach { ${want} }:\n${p.output()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/** Records of a --capture-packets file: each datagram as sent. */
-function capturedDatagrams(file: string): Buffer[] {
-  const buf = readFileSync(file);
-  const out: Buffer[] = [];
-  for (let off = 0; off + 8 <= buf.length; ) {
-    const len = buf.readUInt32BE(off);
-    out.push(buf.subarray(off + 8, off + 8 + len));
-    off += 8 + len;
-  }
-  return out;
 }
 
 async function exchange(s: Setup): Promise<void> {

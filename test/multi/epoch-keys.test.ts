@@ -25,7 +25,8 @@ import { ENVELOPE_BYTES } from '../../src/daemon/udp-transport.js';
 import { loadConfig } from '../../src/config/index.js';
 import { computableDh, tryOpenSealed } from '../helpers/epoch-attack.js';
 import { freePort, runCli, startDaemonProcess, tempDir, writeConfig, type DaemonProcess } from '../helpers/daemons.js';
-import { FAST_TIMEOUTS, recordingClient, regularConfigurations, ringConfigText, type Ring } from '../helpers/ring.js';
+import { FAST_TIMEOUTS, recordingClient, regularConfigurations, ringConfigText, waitRegular, type Ring } from '../helpers/ring.js';
+import { capturedDatagrams } from '../helpers/capture.js';
 
 const NAMES = ['d1', 'd2', 'd3'];
 const MARKER = 'EPOCH-MARKER-51c9';
@@ -103,18 +104,6 @@ async function startCluster(opts: { extra?: string; capture?: boolean; trusted?:
   return c;
 }
 
-async function waitRegular(p: DaemonProcess, members: string[], timeoutMs = 20_000): Promise<void> {
-  const want = [...members].sort().join(' ');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const confs = regularConfigurations(p.output());
-    const last = confs[confs.length - 1];
-    if (last && [...last].sort().join(' ') === want) return;
-    if (Date.now() > deadline) throw new Error(`${p.name} did not reach { ${want} }:\n${p.output().slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 interface EpochView {
   epochId: number;
   generation: number;
@@ -130,18 +119,6 @@ async function epochs(c: Cluster): Promise<Map<string, EpochView>> {
   for (const line of r.stdout.split('\n').filter(Boolean)) {
     const o = JSON.parse(line) as { daemon: string; status?: { epoch?: EpochView } };
     if (o.status?.epoch) out.set(o.daemon, o.status.epoch);
-  }
-  return out;
-}
-
-/** Records of a --capture-packets file: each datagram as sent. */
-function captured(file: string): Buffer[] {
-  const buf = readFileSync(file);
-  const out: Buffer[] = [];
-  for (let off = 0; off + 8 <= buf.length; ) {
-    const len = buf.readUInt32BE(off);
-    out.push(buf.subarray(off + 8, off + 8 + len));
-    off += 8 + len;
   }
   return out;
 }
@@ -179,7 +156,7 @@ describe('per-configuration epoch keys between real daemons', () => {
 
     // Datagrams of the two-daemon configuration (its epoch, any generation), as sent by d1.
     const sameConfiguration = (e: number) => e >>> 8 === e12 >>> 8;
-    const fromD1 = captured(path.join(c.dir, 'd1.cap')).filter((d) => sameConfiguration(epochOf(d)));
+    const fromD1 = capturedDatagrams(path.join(c.dir, 'd1.cap')).filter((d) => sameConfiguration(epochOf(d)));
     expect(fromD1.length).toBeGreaterThan(10);
     expect(fromD1.some((d) => d.includes(MARKER))).toBe(false);
 
@@ -228,7 +205,7 @@ describe('per-configuration epoch keys between real daemons', () => {
     const c = await startCluster({ capture: true });
     for (const p of c.procs.values()) await waitRegular(p, NAMES);
     await exchange(c, NAMES);
-    const recorded = NAMES.flatMap((n) => captured(path.join(c.dir, `${n}.cap`)));
+    const recorded = NAMES.flatMap((n) => capturedDatagrams(path.join(c.dir, `${n}.cap`)));
     const configEpoch = (await epochs(c)).get('d1')!.epochId >>> 8;
     // The configuration ends: d3 leaves, the other two move on to a new epoch.
     await c.procs.get('d3')!.stop();
