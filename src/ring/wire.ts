@@ -19,7 +19,8 @@
  *   TOKEN   header | ring | tokenSeq u53 | seq u53 | aru u53 (≤ seq) | aruId u32 | flags u8
  *           (1 = aruId present) | fcc u16 | backlog u32 | rotation u32 | doneCount u16
  *           | key generation u32 | rtr count u16 | rtr seqs u53 (each 1..seq)
- * Membership packets (JOIN 3, COMMIT 4, PROBE 5): see src/membership/wire.ts.
+ * Membership packets (JOIN 3, COMMIT 4, PROBE 5, COMMIT_PART 6): see src/membership/wire.ts and
+ * src/membership/commit-parts.ts.
  */
 import type { DaemonId, RingId } from '../util/ids.js';
 import { isServiceLevel, type ServiceLevel } from '../util/service.js';
@@ -33,6 +34,7 @@ export const PacketType = {
   JOIN: 3,
   COMMIT: 4,
   PROBE: 5,
+  COMMIT_PART: 6,
 } as const;
 export type PacketTypeCode = (typeof PacketType)[keyof typeof PacketType];
 
@@ -247,7 +249,7 @@ export function decodeHeader(bytes: Uint8Array): PacketHeader | undefined {
   const sender = r.u32();
   const incarnation = r.u53();
   if (!r.ok) return undefined;
-  if (type < PacketType.DATA || type > PacketType.PROBE) return undefined;
+  if (type < PacketType.DATA || type > PacketType.COMMIT_PART) return undefined;
   return { type: type as PacketTypeCode, sender, incarnation };
 }
 
