@@ -12,6 +12,8 @@
  * monitor make partitions on one host.
  */
 import dgram from 'node:dgram';
+import dns from 'node:dns';
+import { isIP } from 'node:net';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import type { DaemonEntry, SegmentEntry } from '../config/index.js';
@@ -104,7 +106,7 @@ export class UdpTransport {
 
   async bind(): Promise<void> {
     const self = this.opts.self;
-    const socket = dgram.createSocket({ type: self.family === 6 ? 'udp6' : 'udp4', reuseAddr: false });
+    const socket = dgram.createSocket({ type: self.family === 6 ? 'udp6' : 'udp4', reuseAddr: false, lookup: literalLookup });
     this.socket = socket;
     socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo, false));
     socket.on('error', (err) => this.opts.log('warn', `UDP socket error: ${err.message}`));
@@ -258,6 +260,22 @@ export class UdpTransport {
     this.opts.onRingPacket(sender, payload);
   }
 }
+
+/**
+ * Every address a ring datagram goes to is an IP literal from the configuration. dgram resolves
+ * the destination of each send through `dns.lookup`, which answers a literal one tick later: a
+ * deferred callback per datagram, and the send leaves after whatever else that tick queued. A
+ * literal is answered at once, so the datagram is on the wire when `send` returns; anything else
+ * still goes through the resolver.
+ */
+const literalLookup: NonNullable<dgram.SocketOptions['lookup']> = (hostname, options, callback) => {
+  const family = isIP(hostname);
+  if (family !== 0) {
+    callback(null, hostname, family);
+    return;
+  }
+  dns.lookup(hostname, options, callback);
+};
 
 export function envelope(kind: number, configHash: number, sender: DaemonId): Buffer {
   const b = Buffer.allocUnsafe(ENVELOPE_BYTES);
