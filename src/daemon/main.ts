@@ -27,6 +27,7 @@ import { UdpTransport } from './udp-transport.js';
 import { totemOptionsFor } from './totem-options.js';
 import { createPacketProtection, type RingPacketProtection } from './packet-protection.js';
 import { commitTokenBytes } from '../membership/wire.js';
+import { COMMIT_PARTS_MAX, COMMIT_PART_FIXED_BYTES } from '../membership/commit-parts.js';
 import { CONTRIBUTION_BYTES, CONTRIBUTION_PUBLIC_BYTES, SEALED_EPOCH_BYTES } from '../../keys/index.js';
 import { hardenProcess, keyedAuthFor, loadSessionSecurity } from './hardening.js';
 
@@ -207,21 +208,18 @@ function clientHostsFor(self: DaemonEntry): string[] {
 }
 
 /**
- * With epoch keys every member's commit-token entry carries its key contribution, and the token
- * must fit one packet: refuse a configuration that could not form a ring of all its daemons.
+ * With epoch keys every member's commit-token entry carries its key contribution; a token larger
+ * than a packet travels in parts, up to COMMIT_PARTS_MAX of them. Refuse a configuration whose
+ * ring of all daemons could not form even so.
  */
 function checkCommitTokenFits(cfg: RingcastConfig, enginePacketBytesMax: number): void {
   const n = cfg.daemons.length;
-  const needed = commitTokenBytes(n, CONTRIBUTION_BYTES, 0);
-  const second = commitTokenBytes(n, CONTRIBUTION_PUBLIC_BYTES, SEALED_EPOCH_BYTES);
-  const worst = Math.max(needed, second);
-  if (worst > enginePacketBytesMax) {
-    let fits = n;
-    while (fits > 1 && Math.max(commitTokenBytes(fits, CONTRIBUTION_BYTES, 0), commitTokenBytes(fits, CONTRIBUTION_PUBLIC_BYTES, SEALED_EPOCH_BYTES)) > enginePacketBytesMax) fits--;
+  const worst = Math.max(commitTokenBytes(n, CONTRIBUTION_BYTES, 0), commitTokenBytes(n, CONTRIBUTION_PUBLIC_BYTES, SEALED_EPOCH_BYTES));
+  const capacity = COMMIT_PARTS_MAX * (enginePacketBytesMax - COMMIT_PART_FIXED_BYTES);
+  if (worst > capacity) {
     throw new RingcastError(
       'CONFIG_EPOCH_KEYS',
-      `with daemon identities, the commit token of ${n} daemons takes ${worst} bytes, more than the ${enginePacketBytesMax} bytes a packet can carry here (MaxPacketBytes ${cfg.packetBytesMax}); ` +
-        `at this size epoch keys work for up to ${fits} daemons: raise MaxPacketBytes (jumbo frames, or loopback) or configure fewer daemons`,
+      `with daemon identities, the commit token of ${n} daemons takes ${worst} bytes, more than ${COMMIT_PARTS_MAX} packets of ${enginePacketBytesMax} bytes carry (MaxPacketBytes ${cfg.packetBytesMax}): raise MaxPacketBytes or configure fewer daemons`,
     );
   }
 }

@@ -44,6 +44,7 @@ import {
   type PacketHeader,
   type RegularToken,
 } from '../ring/wire.js';
+import { CommitReassembler, commitPackets } from './commit-parts.js';
 import { Gather } from './gather.js';
 import { planRecovery, type RecoveryPlan } from './recovery.js';
 import {
@@ -87,6 +88,8 @@ export interface TotemStats {
   recoveredUnreadable: number;
   /** Key generations this daemon started as representative (rekeys). */
   rekeys: number;
+  /** Commit tokens that needed more than COMMIT_PARTS_MAX parts (not sent). */
+  commitTokensTooLarge: number;
   messagesDelivered: number;
 }
 
@@ -110,6 +113,8 @@ interface TokenSent {
   seqAtSend: number;
   deadline: number;
   epoch: TransmitEpoch | undefined;
+  /** Further parts of a commit token sent in parts (commit-parts.ts), resent with it. */
+  parts?: Uint8Array[];
 }
 
 export class TotemNode implements TotemEngine {
@@ -134,6 +139,7 @@ export class TotemNode implements TotemEngine {
   /** Highest incarnation seen of every daemon. */
   private readonly incarnations = new Map<DaemonId, number>();
   private readonly packer: Packer;
+  private readonly commitParts = new CommitReassembler();
   /** Only configured daemons take part; packets naming anyone else are dropped. */
   private readonly configured: ReadonlySet<DaemonId>;
 
@@ -200,6 +206,7 @@ export class TotemNode implements TotemEngine {
     formationsRefused: 0,
     recoveredUnreadable: 0,
     rekeys: 0,
+    commitTokensTooLarge: 0,
     messagesDelivered: 0,
   };
 
@@ -325,6 +332,19 @@ export class TotemNode implements TotemEngine {
         this.onCommit(now, h, c);
         return;
       }
+      case PacketType.COMMIT_PART: {
+        const out = this.commitParts.add(h, bytes);
+        if (out.malformed) break;
+        if (!out.complete) return;
+        // The whole token must be the commit token of the daemon that sent its parts.
+        const whole = decodeHeader(out.complete);
+        if (!whole || whole.type !== PacketType.COMMIT || whole.sender !== h.sender || whole.incarnation !== h.incarnation) break;
+        const c = decodeCommit(out.complete);
+        if (!c || !this.allConfigured(c.members.map((m) => m.id))) break;
+        this.noteIncarnation(now, h);
+        this.onCommit(now, h, c);
+        return;
+      }
       case PacketType.PROBE: {
         const r = decodeProbe(bytes);
         if (!r) break;
@@ -343,6 +363,7 @@ export class TotemNode implements TotemEngine {
     if (ts && now >= ts.deadline) {
       // Totem §3.2 token retransmission: no sign that the successor got it.
       this.tx.push(ts.epoch ? { to: ts.to, bytes: ts.bytes, epoch: ts.epoch } : { to: ts.to, bytes: ts.bytes });
+      for (const part of ts.parts ?? []) this.tx.push({ to: ts.to, bytes: part });
       ts.deadline = now + this.o.timeouts.tokenRetransmitMs;
       this.st.tokenRetransmits++;
     }
@@ -1043,9 +1064,15 @@ export class TotemNode implements TotemEngine {
     c.tokenSeq++;
     this.tokenSeqSeen = c.tokenSeq;
     const to = this.successorOf(c.members.map((m) => m.id));
-    const bytes = encodeCommit(c, this.self, this.inc);
-    this.tx.push({ to, bytes });
-    this.tokenSent = { bytes, to, seqAtSend: Infinity, deadline: now + this.o.timeouts.tokenRetransmitMs, epoch: undefined };
+    const encoded = encodeCommit(c, this.self, this.inc);
+    // A token larger than a packet goes in parts (more members, or per-configuration key fields).
+    const packets = commitPackets(encoded, c.ring, c.tokenSeq, this.self, this.inc, this.o.packetBytesMax);
+    if (!packets) {
+      this.st.commitTokensTooLarge++;
+      return;
+    }
+    for (const bytes of packets) this.tx.push({ to, bytes });
+    this.tokenSent = { bytes: packets[0]!, to, seqAtSend: Infinity, deadline: now + this.o.timeouts.tokenRetransmitMs, epoch: undefined, parts: packets.slice(1) };
   }
 
   private onCommit(now: number, h: PacketHeader, c: CommitToken): void {

@@ -2,6 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initCrypto } from '../../crypto/index.js';
 import { totemEngineFactory } from '../../src/sim/engine.js';
 import { checkEpochKeys } from '../../src/sim/key-checker.js';
+import { commitTokenBytes } from '../../src/membership/wire.js';
+import { CONTRIBUTION_BYTES } from '../../keys/index.js';
 import type { EpochKeyHistory } from '../../src/sim/protected-network.js';
 import { buildOptions, runSeed, sweep, type SimSpec } from '../../src/sim/runner.js';
 import { Simulation } from '../../src/sim/simulator.js';
@@ -42,6 +44,15 @@ describe('simulator with per-configuration epoch keys', () => {
     expect(summary.failures.map((f) => `seed ${f.seed}: ${f.violated.join(', ')}: ${f.first}`)).toEqual([]);
     expect(summary.configurations).toBeGreaterThan(400);
   }, 180_000);
+
+  it('twelve daemons: commit tokens with key fields outgrow a packet and travel in parts', () => {
+    const spec = epochSpec(250, { daemons: 12 });
+    const o = buildOptions(0, spec, totemEngineFactory);
+    expect(commitTokenBytes(12, CONTRIBUTION_BYTES, 0)).toBeGreaterThan(o.packetBytesMax);
+    const summary = sweep(0, 7, spec, totemEngineFactory);
+    expect(summary.failures.map((f) => `seed ${f.seed}: ${f.violated.join(', ')}: ${f.first}`)).toEqual([]);
+    expect(summary.configurations).toBeGreaterThan(50);
+  }, 120_000);
 
   it('rekeys under steady traffic without faults: many generations, every message delivered in one order', () => {
     const r = runSeed(42, epochSpec(20, { daemons: 4, lossRate: 0, partitions: false, crashes: false, messagesPerSecond: 150 }), totemEngineFactory);
