@@ -6,6 +6,10 @@
  * never falls far behind (a daemon drops sessions that stop reading). With --sender or
  * --receiver alone, run each side in its own process; latency then compares the two hosts'
  * clocks, so use it on one host or with synchronised clocks.
+ *
+ * The receiver also checks the sequence numbers of each sending run: with FIFO or stronger
+ * service every message arrives once and in order, and with RELIABLE or stronger none is lost.
+ * A breach is reported, and makes the exit status 3.
  */
 import { performance } from 'node:perf_hooks';
 import { randomInt } from 'node:crypto';
@@ -47,13 +51,78 @@ export interface RateReport {
   mbPerSec: number;
 }
 
+/** What the receiver saw of the sequence numbers, over every sending run. */
+export interface OrderReport {
+  /** Messages never received, below the highest received (or below --messages when finished). */
+  missing: number;
+  /** Messages received more than once. */
+  duplicated: number;
+  /** Messages that arrived after a higher sequence number of the same run. */
+  outOfOrder: number;
+  /** Whether the service promises what was breached (RELIABLE: no loss; FIFO and up: order too). */
+  breached: boolean;
+}
+
+/** Sending runs a receiver tracks at once (several --sender processes to one --receiver). */
+const RUNS_TRACKED_MAX = 16;
+
+interface RunOrder {
+  seen: Uint8Array;
+  highest: number;
+  distinct: number;
+}
+
+/** Sequence-number accounting of the receiver: per sending run, a bitmap of what arrived. */
+export class SequenceCheck {
+  private readonly runs = new Map<number, RunOrder>();
+  private duplicated = 0;
+  private outOfOrder = 0;
+
+  constructor(private readonly messages: number) {}
+
+  /** Notes one message; false if it is a duplicate (not to be counted as received). */
+  note(run: number, seq: number): boolean {
+    if (seq >= this.messages) return true;
+    let r = this.runs.get(run);
+    if (!r) {
+      if (this.runs.size >= RUNS_TRACKED_MAX) return true;
+      this.runs.set(run, (r = { seen: new Uint8Array(Math.ceil(this.messages / 8)), highest: -1, distinct: 0 }));
+    }
+    const bit = 1 << (seq & 7);
+    if (r.seen[seq >>> 3]! & bit) {
+      this.duplicated++;
+      return false;
+    }
+    r.seen[seq >>> 3]! |= bit;
+    r.distinct++;
+    if (seq < r.highest) this.outOfOrder++;
+    else r.highest = seq;
+    return true;
+  }
+
+  /** `complete`: one run was expected to deliver all --messages (finished, one sender). */
+  report(complete: boolean, service: ServiceLevel): OrderReport {
+    let missing = 0;
+    const whole = complete && this.runs.size === 1;
+    for (const r of this.runs.values()) missing += (whole ? this.messages : r.highest + 1) - r.distinct;
+    const reliable = service >= 0x02;
+    const ordered = service >= 0x04;
+    return {
+      missing,
+      duplicated: this.duplicated,
+      outOfOrder: this.outOfOrder,
+      breached: (reliable && (missing > 0 || this.duplicated > 0)) || (ordered && this.outOfOrder > 0),
+    };
+  }
+}
+
 export interface FloodReport {
   messages: number;
   size: number;
   service: string;
   groups: string[];
   sent?: RateReport;
-  received?: RateReport & { latencyMs: { p50: number; p99: number; max: number } | null };
+  received?: RateReport & { latencyMs: { p50: number; p99: number; max: number } | null; order: OrderReport };
   timedOut: boolean;
 }
 
@@ -95,6 +164,7 @@ export async function runFlood(o: FloodOptions): Promise<FloodReport> {
   const connections: SpreadConnection[] = [];
 
   let received = 0;
+  const sequence = new SequenceCheck(o.messages);
   let progress: (() => void) | undefined;
   let receiveError: unknown;
   const latencies = new Float64Array(o.receiver ? o.messages : 0);
@@ -118,6 +188,7 @@ export async function runFlood(o: FloodOptions): Promise<FloodReport> {
           const dv = new DataView(m.data.buffer, m.data.byteOffset, m.data.byteLength);
           if (dv.getUint32(0, true) !== FLOOD_MAGIC) continue;
           if (o.sender && dv.getUint32(4, true) !== runId) continue;
+          if (!sequence.note(dv.getUint32(4, true), dv.getUint32(8, true))) continue;
           const stamp = dv.getFloat64(12, true);
           const t = now();
           latencies[received] = t - stamp;
@@ -172,6 +243,8 @@ export async function runFlood(o: FloodOptions): Promise<FloodReport> {
     report.received = {
       ...rate(received, o.size, received > 0 ? lastReceive - firstSendStamp : 0),
       latencyMs: received > 0 ? { p50: round(percentile(lat, 50)), p99: round(percentile(lat, 99)), max: round(lat[lat.length - 1] ?? NaN) } : null,
+      // One finished run sent exactly --messages; otherwise each run is judged up to its highest.
+      order: sequence.report(!report.timedOut, o.service),
     };
   }
   return report;
@@ -186,6 +259,8 @@ export function formatFloodReport(r: FloodReport): string {
     lines.push(line('received', r.received));
     const l = r.received.latencyMs;
     if (l) lines.push(`latency   p50 ${l.p50.toFixed(3)} ms, p99 ${l.p99.toFixed(3)} ms, max ${l.max.toFixed(3)} ms`);
+    const ord = r.received.order;
+    lines.push(`order     ${ord.missing} missing, ${ord.duplicated} duplicated, ${ord.outOfOrder} out of order${ord.breached ? `: the ${r.service} service was breached` : ''}`);
   }
   return lines.join('\n');
 }
@@ -217,7 +292,7 @@ export function registerFloodCommand(program: Command): void {
     .option('--sender', 'only send')
     .option('--receiver', 'only receive (start it before the sender)')
     .option('--window <n>', 'messages in flight when sending and receiving in one process', intIn(1, 1000), 200)
-    .option('--timeout <ms>', 'stop after this long even if unfinished (exit status 2)', intIn(1, 24 * 3600 * 1000), 60_000)
+    .option('--timeout <ms>', 'stop after this long even if unfinished (exit status 2; 3 if messages were lost, repeated or reordered against the service)', intIn(1, 24 * 3600 * 1000), 60_000)
     .addOption(new Option('--json', 'print the report as JSON'));
   addAuthOptions(cmd).action(
     async (opts: { spread: string; messages: number; size: number; service: ServiceLevel; group: string; groups: number; sender?: boolean; receiver?: boolean; window: number; timeout: number; json?: boolean } & AuthCliOptions) => {
@@ -239,7 +314,7 @@ export function registerFloodCommand(program: Command): void {
           note: (s) => process.stderr.write(`ringcast flood: ${s}\n`),
         });
         process.stdout.write(`${opts.json ? JSON.stringify(report) : formatFloodReport(report)}\n`);
-        process.exitCode = report.timedOut ? 2 : 0;
+        process.exitCode = report.received?.order.breached ? 3 : report.timedOut ? 2 : 0;
       } catch (e) {
         process.stderr.write(`ringcast flood: ${e instanceof Error ? e.message : String(e)}\n`);
         process.exitCode = 1;

@@ -1,6 +1,6 @@
 /** `ringcast flood` against the mini daemon: both sides in one process, split sides, timeout, CLI. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { formatFloodReport, runFlood, type FloodOptions } from '../../src/cli/flood-command.js';
+import { SequenceCheck, formatFloodReport, runFlood, type FloodOptions } from '../../src/cli/flood-command.js';
 import { runCli } from '../helpers/daemons.js';
 import { startMiniDaemon, type MiniDaemon } from './mini-daemon.js';
 
@@ -34,7 +34,28 @@ describe('ringcast flood', () => {
     expect(l.p50).toBeGreaterThanOrEqual(0);
     expect(l.p50).toBeLessThanOrEqual(l.p99);
     expect(l.p99).toBeLessThanOrEqual(l.max);
-    expect(formatFloodReport(r)).toMatch(/^flood: 2000 messages of 100 bytes, AGREED, 3 group\(s\)\nsent .*msg\/s.*MB\/s\nreceived .*\nlatency   p50 /);
+    expect(formatFloodReport(r)).toMatch(/^flood: 2000 messages of 100 bytes, AGREED, 3 group\(s\)\nsent .*msg\/s.*MB\/s\nreceived .*\nlatency   p50 .*\norder     0 missing, 0 duplicated, 0 out of order$/);
+    expect(r.received!.order).toEqual({ missing: 0, duplicated: 0, outOfOrder: 0, breached: false });
+  });
+
+  it('checks sequence numbers: loss, repeats and reordering are counted and judged against the service', () => {
+    const clean = new SequenceCheck(5);
+    for (let i = 0; i < 5; i++) expect(clean.note(7, i)).toBe(true);
+    expect(clean.report(true, 0x10)).toEqual({ missing: 0, duplicated: 0, outOfOrder: 0, breached: false });
+    const bad = new SequenceCheck(6);
+    for (const seq of [0, 2, 1, 1, 4]) bad.note(7, seq);
+    expect(bad.report(true, 0x10)).toEqual({ missing: 2, duplicated: 1, outOfOrder: 1, breached: true });
+    // Unfinished: only what lies below the highest received counts as missing.
+    expect(bad.report(false, 0x10).missing).toBe(1);
+    // UNRELIABLE promises nothing; RELIABLE no loss but no order.
+    const reordered = new SequenceCheck(3);
+    for (const seq of [1, 0, 2]) reordered.note(1, seq);
+    expect(reordered.report(true, 0x01).breached).toBe(false);
+    expect(reordered.report(true, 0x02).breached).toBe(false);
+    expect(reordered.report(true, 0x04).breached).toBe(true);
+    expect(formatFloodReport({ messages: 6, size: 20, service: 'AGREED', groups: ['g'], timedOut: false, received: { messages: 5, elapsedMs: 1, messagesPerSec: 1, mbPerSec: 0, latencyMs: null, order: bad.report(true, 0x10) } })).toMatch(
+      /order     2 missing, 1 duplicated, 1 out of order: the AGREED service was breached/,
+    );
   });
 
   it('runs sender and receiver as separate sides', async () => {

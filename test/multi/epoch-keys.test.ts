@@ -24,6 +24,7 @@ import { commitTokenBytes, decodeCommit } from '../../src/membership/wire.js';
 import { PacketType, decodeHeader } from '../../src/ring/wire.js';
 import { ENVELOPE_BYTES } from '../../src/daemon/udp-transport.js';
 import { loadConfig } from '../../src/config/index.js';
+import { runFlood } from '../../src/cli/flood-command.js';
 import { computableDh, tryOpenSealed } from '../helpers/epoch-attack.js';
 import { freePort, runCli, startDaemonProcess, tempDir, writeConfig, type DaemonProcess } from '../helpers/daemons.js';
 import { FAST_TIMEOUTS, recordingClient, regularConfigurations, ringConfigText, waitRegular, type Ring } from '../helpers/ring.js';
@@ -286,7 +287,28 @@ describe('per-configuration epoch keys between real daemons', () => {
     }
     expect(sent).toBeGreaterThan(500);
     expect(c.procs.get('d1')!.output()).toMatch(/moved to key generation \d+/);
-  }, 90_000);
+
+    // The same with `ringcast flood`, whose receiver checks every sequence number: floods from
+    // d1 to a receiver on d3 until two more rekeys have happened under them.
+    const rekeysBefore = (await epochs(c)).get('d3')!.rekeys;
+    const deadline = Date.now() + 30_000;
+    let rounds = 0;
+    while ((await epochs(c)).get('d3')!.rekeys < rekeysBefore + 2) {
+      expect(Date.now()).toBeLessThan(deadline);
+      let ready!: () => void;
+      const isReady = new Promise<void>((r) => (ready = r));
+      const common = { messages: 20_000, size: 1000, service: 0x10 as const, groups: ['rekey-flood'], timeoutMs: 30_000, windowMessages: 200 };
+      const rx = runFlood({ ...common, address: c.ring.tcpAddress('d3'), sender: false, receiver: true, note: () => ready() });
+      await isReady;
+      const tx = await runFlood({ ...common, address: c.ring.tcpAddress('d1'), sender: true, receiver: false });
+      const report = await rx;
+      expect(tx.sent?.messages).toBe(20_000);
+      expect(report.timedOut).toBe(false);
+      expect(report.received?.order).toEqual({ missing: 0, duplicated: 0, outOfOrder: 0, breached: false });
+      rounds++;
+    }
+    expect(rounds).toBeGreaterThan(0);
+  }, 120_000);
 
   it('with small packets the commit token travels in parts, and the ring forms and carries traffic', async () => {
     // 548-byte datagrams leave the engine 506 bytes; three members' key fields take more.
