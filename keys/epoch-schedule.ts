@@ -378,14 +378,14 @@ export class EpochKeySchedule implements FormationKeys {
     if (cfg && !cfg.installed) this.#retireConfiguration(cfg);
   }
 
-  installed(now: number, ring: RingId, previous: RingId): void {
+  installed(_now: number, ring: RingId, previous: RingId): void {
     const cfg = this.#configs.get(ringKey(ring));
     if (!cfg) return;
     cfg.installed = true;
     for (const other of [...this.#configs.values()]) if (other !== cfg) this.#retireConfiguration(other);
     for (const key of [...this.#pending.keys()]) this.#dropPending(key);
     this.#current = cfg;
-    this.#o.log?.('info', `configuration ${ringKey(ring)} installed at ${now} ms under epoch ${hexId(epochWireId(cfg.number, cfg.current))}; keys of ${ringKey(previous)} erased`);
+    this.#o.log?.('info', `configuration ${ringKey(ring)} installed under epoch ${hexId(epochWireId(cfg.number, cfg.current))}; keys of ${ringKey(previous)} erased`);
   }
 
   tokenGeneration(now: number, ring: RingId, generation: number): void {
@@ -477,7 +477,7 @@ export class EpochKeySchedule implements FormationKeys {
       epochIdHex: hexId(id),
       ring: cfg?.ring,
       generation: cfg?.current ?? 0,
-      ageMs: cfg ? Math.max(0, now - cfg.switchedAtMs) : 0,
+      ageMs: cfg ? Math.max(0, Math.round(now - cfg.switchedAtMs)) : 0,
       packetsUnderKey: cfg?.sealedAtCurrent ?? 0,
       rekeys: this.#rekeys,
       configurationsKeyed: this.#configurationsKeyed,

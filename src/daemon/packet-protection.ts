@@ -110,7 +110,8 @@ export async function createPacketProtection(
       log: (level, msg) => logger.log(level === 'debug' ? 'debug' : level, msg.replace(/\b(\d+)(?=\.\d{6,})/g, (m) => nameOf(Number(m))), 'SECURITY'),
     });
     // The schedule keeps what it needs (the formation key, the identity's secrets).
-    logger.log('info', `per-configuration epoch keys on: this daemon's identity is trusted; ${trusted.size} other daemon${trusted.size === 1 ? '' : 's'} trusted; rekey every ${cfg.epochRekeyMs / 1000} s or ${cfg.epochRekeyPackets} packets`, 'SECURITY');
+    const others = [...trusted.keys()].filter((id) => id !== self.id).length;
+    logger.log('info', `per-configuration epoch keys on: this daemon's identity is trusted; ${others} other daemon${others === 1 ? '' : 's'} trusted; rekey every ${cfg.epochRekeyMs / 1000} s or ${cfg.epochRekeyPackets} packets`, 'SECURITY');
   }
   secret?.fill(0);
   const limited = new RateLimitedLog({ now: () => performance.now(), write: (line) => logger.log('warn', line, 'SECURITY'), intervalMs: 10_000, burst: 1 });
