@@ -260,14 +260,20 @@ export class RingcastDaemon {
     }
   }
 
+  /**
+   * One timer for the engine's next deadline. Token visits push the token deadlines a little
+   * later on every hop; re-arming for each would cost a clearTimeout and a setTimeout per packet.
+   * A timer already due no later than the new deadline is kept instead: when it fires early, the
+   * engine finds nothing due (handleTimeout acts only on deadlines that have passed) and the pump
+   * arms the timer again for the deadline of that moment. Only an earlier deadline re-arms at once.
+   */
   private armTimer(): void {
     if (this.stopped) return;
     const deadline = this.engine.pollTimeout();
-    if (deadline === this.timerDeadline) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerDeadline = deadline;
     if (deadline === undefined) return;
+    if (this.timer !== undefined && this.timerDeadline !== undefined && this.timerDeadline <= deadline) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerDeadline = deadline;
     const delay = Math.max(0, deadline - this.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
