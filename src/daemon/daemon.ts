@@ -229,6 +229,9 @@ export class RingcastDaemon {
           this.groups.handleRingEvent(ev);
           this.drainGroups();
         }
+        // Delivered frames leave before this round's packets: a client waiting for them is on the
+        // critical path of a request/response exchange, the token pass a few µs later is not.
+        this.listener.flush();
         for (let sub = this.groups.pollSubmit(); sub; sub = this.groups.pollSubmit()) {
           progressed = true;
           this.submit(sub.service, sub.stream, sub.payload);

@@ -165,9 +165,9 @@ interface Entry {
   writeEnds: number[];
   writeHead: number;
   bytesQueued: number;
-  /** Writes are corked until the end of the current tick (one system call for a burst of frames). */
+  /** Writes are corked until the next flush (one system call for a burst of frames). */
   corked: boolean;
-  /** Frames not flushed when this tick's batch began: the slow-reader test looks at these only. */
+  /** Frames not flushed when the current batch began: the slow-reader test looks at these only. */
   unflushedAtBatchStart: number;
   /** Key of the per-peer handshake count while this connection is in the handshake. */
   handshakeKey: string | undefined;
@@ -205,6 +205,9 @@ export class ClientListener {
   private connections = 0;
   private closing = false;
   private readingPaused = false;
+  /** Sessions holding corked frames, uncorked together by flush(). */
+  private corkedSessions: Entry[] = [];
+  private flushQueued = false;
   /** Connections still in the handshake, per peer address ('unix' for the Unix socket). */
   private readonly handshakesByPeer = new Map<string, number>();
   private readonly queueBytesMax: number;
@@ -347,6 +350,23 @@ export class ClientListener {
       return;
     }
     this.write(e, frame);
+  }
+
+  /**
+   * Hands every session's corked frames to its socket: one write per session for all the frames
+   * delivered since the last flush. The daemon calls this when its delivery loop is done, so a
+   * delivered frame is written before the packets that loop produced are sent; frames written
+   * outside such a loop (handshakes, a delivery without a following flush) go at the end of the
+   * current tick.
+   */
+  flush(): void {
+    const corked = this.corkedSessions;
+    if (corked.length === 0) return;
+    this.corkedSessions = [];
+    for (const e of corked) {
+      e.corked = false;
+      if (!e.socket.destroyed) e.socket.uncork();
+    }
   }
 
   /** The kill of this session has been ordered: release its name for reuse and finish closing. */
@@ -889,10 +909,14 @@ export class ClientListener {
     if (!e.corked) {
       e.corked = true;
       e.socket.cork();
-      process.nextTick(() => {
-        e.corked = false;
-        if (!e.socket.destroyed) e.socket.uncork();
-      });
+      this.corkedSessions.push(e);
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        process.nextTick(() => {
+          this.flushQueued = false;
+          this.flush();
+        });
+      }
     }
     e.socket.write(out);
   }
