@@ -190,7 +190,9 @@ export class RingcastDaemon {
     }
     this.submit(service, this.streamOf(s.privateGroup), encodeGroupRequest(req));
     if (r.kind === 'kill') this.streams.delete(s.privateGroup);
-    this.pump();
+    // A request comes from inside a session's read loop, which may hold many more: what they
+    // deliver (a single daemon delivers at once) shares that read's end-of-tick flush.
+    this.pump(false);
   }
 
   /** Submit in order: once anything waits in the backlog, later requests queue behind it. */
@@ -215,8 +217,11 @@ export class RingcastDaemon {
     if (this.backlog.length < SUBMIT_BACKLOG_MAX / 2) this.listener.setReadingPaused(false);
   }
 
-  /** Drain every output of every core until all are quiet, then arm the engine's timer. */
-  private pump(): void {
+  /**
+   * Drain every output of every core until all are quiet, then arm the engine's timer.
+   * `flushClients`: write delivered frames to the clients before sending this round's packets.
+   */
+  private pump(flushClients = true): void {
     if (this.pumping) return;
     this.pumping = true;
     try {
@@ -231,7 +236,7 @@ export class RingcastDaemon {
         }
         // Delivered frames leave before this round's packets: a client waiting for them is on the
         // critical path of a request/response exchange, the token pass a few µs later is not.
-        this.listener.flush();
+        if (flushClients) this.listener.flush();
         for (let sub = this.groups.pollSubmit(); sub; sub = this.groups.pollSubmit()) {
           progressed = true;
           this.submit(sub.service, sub.stream, sub.payload);
