@@ -55,6 +55,8 @@ export const SEALED_EPOCH_BYTES = 32 + 2 + WRAP_TAG_BYTES;
 const EPOCH_SECRET_BYTES = 32;
 /** Configuration numbers are 16 bits; 0 is the cluster epoch. */
 const CONFIG_NUMBER_MAX = 0xffff;
+/** Largest step of the key generation one token may carry (the representative steps by one). */
+const GENERATION_STEP_MAX = 4;
 /** Forming rings whose ephemeral secrets may be held at once (cascading membership changes). */
 const FORMATIONS_PENDING_MAX = 4;
 /** Epochs the protector may hold: cluster; old configuration g-1, g, g+1; new configuration g0, g1; slack. */
@@ -391,6 +393,12 @@ export class EpochKeySchedule implements FormationKeys {
   tokenGeneration(now: number, ring: RingId, generation: number): void {
     const cfg = this.#configs.get(ringKey(ring));
     if (!cfg) return;
+    if (generation > cfg.current + GENERATION_STEP_MAX) {
+      // The representative raises the generation by one per rotation; a token far ahead is
+      // damaged or forged. Deriving up to it would let one packet cost unbounded work.
+      this.#o.log?.('warn', `ignored key generation ${generation} for configuration ${ringKey(ring)}: this daemon is at ${cfg.current}`);
+      return;
+    }
     if (generation > cfg.current) {
       for (let g = cfg.current + 1; g <= generation + 1; g++) {
         if (!cfg.generations.has(g)) this.#addGeneration(cfg, g, this.#ratchet(cfg, cfg.generations.get(g - 1)!.secret, g));

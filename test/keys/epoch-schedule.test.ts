@@ -151,6 +151,9 @@ describe('epoch key schedule', () => {
     // Generation 0 is gone: its packets no longer open at a.
     const old = b!.schedule.seal({ to: 11, bytes: tok, epoch: { ring: f.ring, generation: 0 } })!;
     expect(a!.schedule.open(old, 22).ok).toBe(false);
+    // A token claiming a generation far ahead is ignored (no unbounded derivation).
+    a!.schedule.tokenGeneration(170, f.ring, 1_000_000);
+    expect(gens(a!)).toEqual([1, 2]);
     // By packet count too.
     const [p, q] = makeNodes([11, 22], { rekeyPackets: 3 });
     const g = form([p!, q!], 6);
