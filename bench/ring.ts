@@ -16,7 +16,8 @@
  * `--daemons 1,3`, `--messages N` (flood size), `--window N` / `--personal-window N` (Totem flow
  * control), `--packet-bytes N` (MaxPacketBytes: how many 1 KB messages share a datagram), `--profile DIR` (daemons write CPU profiles there on exit), `--json FILE` (also write
  * the JSON record), `--ping-only` (the ping-pong alone: no idle phase, no flood), `--rounds N`
- * (ping-pong rounds), `--service AGREED,SAFE` (which services to measure). Prints the machine, one line per variant, then the JSON record.
+ * (ping-pong rounds), `--service AGREED,SAFE` (which services to measure), `--config 'LINE'`
+ * (one more daemon configuration line, e.g. `--config 'SegmentBroadcast = true'`; repeatable). Prints the machine, one line per variant, then the JSON record.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -404,6 +405,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Benc
   if (valueOf('--window') !== undefined) extra.push(`Window = ${Number(valueOf('--window'))}`);
   if (valueOf('--personal-window') !== undefined) extra.push(`PersonalWindow = ${Number(valueOf('--personal-window'))}`);
   if (valueOf('--packet-bytes') !== undefined) extra.push(`MaxPacketBytes = ${Number(valueOf('--packet-bytes'))}`);
+  argv.forEach((a, i) => {
+    if (a === '--config' && argv[i + 1] !== undefined) extra.push(argv[i + 1]!);
+  });
   const profileDir = valueOf('--profile');
   if (profileDir !== undefined) {
     // --cpu-prof is refused in NODE_OPTIONS, --import is not: daemons inherit a preload that
