@@ -35,6 +35,7 @@ function resultJson(r: ExtendedResult, wallMs: number): Record<string, unknown> 
     stats: r.check.stats,
     ...(r.groups === undefined ? {} : { groups: { violated: r.groups.violated, ignored: r.groups.ignored, stats: r.groups.stats, violations: r.groups.violations.slice(0, 10) } }),
     ...(r.run.protection === undefined ? {} : { protection: r.run.protection }),
+    ...(r.keys === undefined ? {} : { keys: { violated: r.keys.violated, stats: r.keys.stats, violations: r.keys.violations } }),
     ...(r.attack === undefined ? {} : { attack: { ...r.attack, byKind: r.run.attack } }),
     wallMs: Math.round(wallMs),
   };

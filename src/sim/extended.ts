@@ -8,6 +8,7 @@ import { compareWithAttacker } from './attack-check.js';
 import { checkHistory, type CheckResult } from './checker.js';
 import { checkGroupHistory, type GroupCheckResult, type GroupPropertyName } from './group-checker.js';
 import { defaultGroupClientOptions } from './group-views.js';
+import { checkEpochKeys, type KeyCheckResult } from './key-checker.js';
 import type { SimCryptoMode } from './protected-network.js';
 import { buildOptions, type SimSpec } from './runner.js';
 import { Simulation, type EngineFactory, type SimRun } from './simulator.js';
@@ -26,6 +27,8 @@ export interface ExtendedResult {
   run: SimRun;
   check: CheckResult;
   groups?: GroupCheckResult;
+  /** With epoch keys: the key schedule's checks. */
+  keys?: KeyCheckResult;
   /** With an attacker: the first difference it made, and what reached the engines. */
   attack?: { difference: string | undefined; delivered: number; accepted: number; rejected: number };
   /** Why the seed failed, one line each. */
@@ -68,5 +71,10 @@ export function runExtendedSeed(seed: number, spec: SimSpec, x: ExtendedSpec, en
     groups = checkGroupHistory(run.groups, { ignore: x.groupIgnore ?? [] });
     if (!groups.ok) problems.push(`groups ${groups.violated.join(', ')}: ${groups.violations[0]?.description ?? ''}`);
   }
-  return { seed, ok: problems.length === 0, run, check, ...(groups === undefined ? {} : { groups }), ...(attack === undefined ? {} : { attack }), problems };
+  let keys: KeyCheckResult | undefined;
+  if (run.epochKeys !== undefined) {
+    keys = checkEpochKeys(run.epochKeys, (id) => run.names.get(id) ?? String(id >>> 0));
+    if (!keys.ok) problems.push(`keys ${keys.violated.join(', ')}: ${keys.violations[0]?.description ?? ''}`);
+  }
+  return { seed, ok: problems.length === 0, run, check, ...(groups === undefined ? {} : { groups }), ...(keys === undefined ? {} : { keys }), ...(attack === undefined ? {} : { attack }), problems };
 }
