@@ -20,6 +20,7 @@ export function totemOptionsFor(cfg: RingcastConfig, self: DaemonEntry, incarnat
     },
     windowPacketsMax: cfg.window,
     personalWindowPacketsMax: cfg.personalWindow,
+    acceleratedWindowPacketsMax: cfg.acceleratedRing ? cfg.acceleratedWindow : 0,
     packetBytesMax: cfg.packetBytesMax - ENVELOPE_BYTES - protectionBytes,
     pendingMessagesMax: 10_000,
     random: Math.random,

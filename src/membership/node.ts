@@ -106,6 +106,13 @@ const TOKEN_HOLD_MS_MAX = 2;
  */
 const IDLE_MS_BEFORE_HOLD = 50;
 
+/** The prefix of `missing` (ascending) at or below `seqMax`. */
+function missingUpTo(missing: number[], seqMax: number): number[] {
+  let n = 0;
+  while (n < missing.length && (missing[n] as number) <= seqMax) n++;
+  return n === missing.length ? missing : missing.slice(0, n);
+}
+
 interface TokenSent {
   bytes: Uint8Array;
   to: DaemonId;
@@ -124,6 +131,8 @@ export class TotemNode implements TotemEngine {
   private readonly rtrMax: number;
   private readonly aheadPacketsMax: number;
   private readonly outstandingPacketsMax: number;
+  /** Accelerated Ring: new packets of a visit broadcast after the token (0: none, plain Totem). */
+  private readonly acceleratedPacketsMax: number;
 
   private started = false;
   private left = false;
@@ -148,6 +157,11 @@ export class TotemNode implements TotemEngine {
   private myPreviousFcc = 0;
   private myPreviousBacklog = 0;
   private previousAruOut = 0;
+  /**
+   * The token's seq as it arrived on this daemon's previous visit (Accelerated Ring: every packet
+   * up to it was sent at least one rotation ago, so a gap below it is a loss, not a packet in flight).
+   */
+  private previousVisitSeq = 0;
   private tokenSent: TokenSent | undefined;
   private tokenLossAt: number | undefined;
   private rotations = 0;
@@ -229,6 +243,11 @@ export class TotemNode implements TotemEngine {
     this.rtrMax = rtrMaxFor(opts.packetBytesMax);
     this.outstandingPacketsMax = 3 * opts.windowPacketsMax;
     this.aheadPacketsMax = 4 * opts.windowPacketsMax + 64;
+    const accelerated = opts.acceleratedWindowPacketsMax ?? 0;
+    if (!Number.isSafeInteger(accelerated) || accelerated < 0 || accelerated > opts.personalWindowPacketsMax) {
+      throw new RingcastError('TOTEM_OPTIONS', `acceleratedWindowPacketsMax ${accelerated} must be an integer from 0 to personalWindowPacketsMax (${opts.personalWindowPacketsMax})`);
+    }
+    this.acceleratedPacketsMax = accelerated;
     // Ring seqs start above the incarnation so a restarted daemon never reuses a ring id of its
     // previous life (the incarnation grows faster than this daemon forms rings).
     this.ringSeqMax = opts.incarnation;
@@ -744,6 +763,11 @@ export class TotemNode implements TotemEngine {
     L.noteHigh(t.seq);
     const aruIn = t.aru;
     const recovering = this.state === 'recovery';
+    // Accelerated Ring (Babay and Amir, ICDCS 2016) while operational on a real ring; recovery
+    // and singleton rings keep plain Totem.
+    const accelerated = !recovering && this.acceleratedPacketsMax > 0 && tr.members.length > 1;
+    const rtrSeqMax = accelerated ? this.previousVisitSeq : Infinity;
+    this.previousVisitSeq = t.seq;
 
     // Totem §3.2: answer retransmission requests this processor can serve.
     const served = takeServableRtr(t, (s) => L.get(s) !== undefined, this.o.windowPacketsMax);
@@ -768,6 +792,7 @@ export class TotemNode implements TotemEngine {
       outstandingPacketsMax: this.outstandingPacketsMax,
     });
     let sent = 0;
+    let postToken: Uint8Array[] = [];
     if (recovering) {
       const oldRing = this.log.ring;
       while (sent < allowed && this.recoveryHead < this.recoveryQueue.length) {
@@ -794,6 +819,10 @@ export class TotemNode implements TotemEngine {
         sent++;
       }
     } else {
+      // Accelerated Ring, pre-token broadcasting: every new packet of this visit takes its seq
+      // from the token and enters the local log now (so my aru covers it), but the last
+      // `acceleratedPacketsMax` of them wait until the token is on its way.
+      const fresh: Uint8Array[] = [];
       while (sent < allowed) {
         const items = this.packer.nextPacket();
         if (!items) break;
@@ -803,9 +832,12 @@ export class TotemNode implements TotemEngine {
         const bytes = encodeData(pkt);
         t.seq++;
         L.insert(pkt, bytes);
-        this.broadcast(bytes);
+        fresh.push(bytes);
         sent++;
       }
+      const before = accelerated ? Math.max(0, fresh.length - this.acceleratedPacketsMax) : fresh.length;
+      for (let i = 0; i < before; i++) this.broadcast(fresh[i] as Uint8Array);
+      postToken = fresh.slice(before);
     }
     const backlogNow = recovering ? this.recoveryQueue.length - this.recoveryHead : this.packer.length;
     t.fcc = Math.max(0, t.fcc - this.myPreviousFcc) + served.length + sent;
@@ -819,8 +851,9 @@ export class TotemNode implements TotemEngine {
     L.raiseSafe(Math.min(this.previousAruOut, aruIn));
     this.previousAruOut = t.aru;
 
-    // Totem §3.2: request what I miss.
-    addRtr(t, L.missing(this.rtrMax), this.rtrMax);
+    // Totem §3.2: request what I miss. Accelerated Ring: only up to the token's seq of my
+    // previous visit; above it, a predecessor's post-token packets may still be on their way.
+    addRtr(t, missingUpTo(L.missing(this.rtrMax), rtrSeqMax), this.rtrMax);
 
     if (recovering) {
       // Totem §4.4: recovery is over once a full rotation finds every member with nothing
@@ -842,6 +875,9 @@ export class TotemNode implements TotemEngine {
     const epoch = keys ? { ring: tr.ring, generation: this.generation } : undefined;
     this.tx.push(epoch ? { to, bytes, epoch } : { to, bytes });
     this.tokenSent = { bytes, to, seqAtSend: t.seq, deadline: now + this.o.timeouts.tokenRetransmitMs, epoch };
+    // Accelerated Ring, post-token broadcasting: transmits are sent in queue order, so these
+    // leave after the token; the successor's visit overlaps with their flight.
+    for (const b of postToken) this.broadcast(b);
     if (this.state === 'operational') this.deliver();
   }
 
@@ -1182,6 +1218,7 @@ export class TotemNode implements TotemEngine {
     this.myPreviousFcc = 0;
     this.myPreviousBacklog = 0;
     this.previousAruOut = 0;
+    this.previousVisitSeq = 0;
     // Until the first token of the forming ring arrives, the form timeout watches progress.
     this.tokenLossAt = undefined;
     if (c.ring.seq > this.ringSeqMax) this.ringSeqMax = c.ring.seq;

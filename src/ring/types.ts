@@ -38,6 +38,15 @@ export interface TotemOptions {
   windowPacketsMax: number;
   /** PersonalWindow: maximum new packets one daemon broadcasts per token visit (default 20). */
   personalWindowPacketsMax: number;
+  /**
+   * AcceleratedWindow with AcceleratedRing (Babay and Amir, "Fast Total Ordering for Modern Data
+   * Centers", ICDCS 2016): of the new packets a daemon broadcasts on one token visit, up to this
+   * many are sent after the token is passed on, so the successor's visit overlaps with them; a
+   * daemon then requests retransmission only of seqs the token had reached on its previous visit.
+   * 0 or absent: plain Totem (every packet before the token). At most personalWindowPacketsMax.
+   * Recovery and singleton rings never accelerate.
+   */
+  acceleratedWindowPacketsMax?: number;
   /** Largest packet the engine may emit, in bytes (before any crypto overhead). */
   packetBytesMax: number;
   /** Bound on messages submitted but not yet sent on the ring; submit() refuses beyond it. */
