@@ -37,6 +37,7 @@ interface SimFlags extends ExtendedFlags {
   corrupt?: number;
   epochKeys?: boolean;
   rekeyMs?: number;
+  accelerated?: number;
   json?: boolean;
   shrink: boolean;
   traceLines: number;
@@ -83,6 +84,7 @@ function specOf(f: SimFlags): SimSpec {
   if (f.steps !== undefined) spec.steps = f.steps;
   if (f.messagesPerSecond !== undefined) spec.messagesPerSecond = f.messagesPerSecond;
   if (f.corrupt !== undefined) spec.corruptionRate = f.corrupt;
+  if (f.accelerated !== undefined) spec.acceleratedWindowPacketsMax = f.accelerated;
   if (f.crypto !== undefined) spec.overrides = { ...spec.overrides, crypto: f.crypto };
   if (f.epochKeys === true) {
     spec.overrides = { ...spec.overrides, crypto: f.crypto ?? 'encrypt', epochKeys: { rekeyMs: f.rekeyMs ?? SIM_REKEY_MS_DEFAULT, rekeyPackets: 1_000_000 } };
@@ -104,7 +106,7 @@ function resultJson(r: SeedResult, wallMs: number): Record<string, unknown> {
     violations: r.check.violations,
     ...(r.keys ? { keyViolations: r.keys.violations, keyStats: r.keys.stats } : {}),
     daemons: Object.fromEntries([...r.run.names].map(([id, n]) => [n, id >>> 0])),
-    mix: { partitions: o.faults.partitions, crashes: o.faults.crashes, lossBursts: o.faults.lossBursts, loss: o.network.lossRate, steps: o.steps },
+    mix: { partitions: o.faults.partitions, crashes: o.faults.crashes, lossBursts: o.faults.lossBursts, loss: o.network.lossRate, steps: o.steps, accelerated: o.acceleratedWindowPacketsMax ?? 0 },
     schedule: r.run.schedule,
     stats: r.check.stats,
     settled: r.run.history.quiescent,
@@ -139,6 +141,7 @@ export function registerSimCommand(program: Command, engineFactory: EngineFactor
     .option('--attacker <variant>', `run each seed without and with an attacker (${ATTACKER_VARIANTS.join('|')}) that must change nothing`, parseVariant)
     .option('--attack-misdirect', 'the attacker also replays packets to daemons that never received them')
     .option('--attack-across-restarts', 'the attacker also replays to a restarted daemon what its earlier incarnation received')
+    .option('--accelerated <n>', 'Accelerated Ring window: packets sent after the token per visit (0: plain Totem; default: drawn from each seed)', intIn(0, 20, 'accelerated window'))
     .option('--json', 'print JSON')
     .option('--no-shrink', 'do not shrink a failing single-seed run')
     .option('--trace-lines <n>', 'longest trace printed per violation', intIn(10, 100_000, 'trace lines'), 150)
@@ -238,6 +241,7 @@ function flagsText(f: SimFlags): string {
   if (f.crypto !== undefined) parts.push(`--crypto ${f.crypto}`);
   if (f.epochKeys === true) parts.push('--epoch-keys');
   if (f.rekeyMs !== undefined) parts.push(`--rekey-ms ${f.rekeyMs}`);
+  if (f.accelerated !== undefined) parts.push(`--accelerated ${f.accelerated}`);
   if (f.groups === true) parts.push('--groups');
   if (f.attacker !== undefined) parts.push(`--attacker ${f.attacker}`);
   if (f.attackMisdirect === true) parts.push('--attack-misdirect');

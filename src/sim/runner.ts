@@ -43,6 +43,12 @@ export interface SimSpec {
   delayMs?: readonly [number, number];
   /** Damaged packets (see NetworkOptions.corruptionRate): then only engine errors fail a seed. */
   corruptionRate?: number;
+  /**
+   * Accelerated Ring window (packets sent after the token per visit); 0: plain Totem. Drawn from
+   * the seed when undefined: on for about half the seeds, from its own stream so that the rest of
+   * a seed's mix is what it was before the option existed.
+   */
+  acceleratedWindowPacketsMax?: number;
   /** Anything else, applied last. */
   overrides?: Partial<SimOptions>;
 }
@@ -64,6 +70,7 @@ export function buildOptions(seed: number, spec: SimSpec, engineFactory: EngineF
   const [delayMinMs, delayMaxMs] = spec.delayMs ?? mix.pick<readonly [number, number]>([[1, 4], [1, 4], [0, 1], [1, 15]]);
   // All timeouts stretched together by one factor: different timings, the same proportions.
   const timeoutFactor = 0.75 + mix.float() * 1.25;
+  const acceleratedWindowPacketsMax = spec.acceleratedWindowPacketsMax ?? drawAcceleratedWindow(seed, base.personalWindowPacketsMax);
   const o: SimOptions = {
     ...base,
     daemons,
@@ -72,12 +79,20 @@ export function buildOptions(seed: number, spec: SimSpec, engineFactory: EngineF
     network: { ...base.network, lossRate, delayMinMs, delayMaxMs, corruptionRate: spec.corruptionRate ?? 0 },
     timeouts: scaledTimeouts(daemons, delayMaxMs, timeoutFactor),
     clients: { ...base.clients, messagesPerSecond },
+    acceleratedWindowPacketsMax: Math.min(acceleratedWindowPacketsMax, spec.overrides?.personalWindowPacketsMax ?? base.personalWindowPacketsMax),
     // A healthy run installs a few dozen configurations per daemon; far more is a storm.
     configurationInstallsMax: 300 * daemons,
     eventsMax: 40_000 + 8_000 * daemons * Math.max(1, steps),
     ...spec.overrides,
   };
   return o;
+}
+
+/** Half the seeds accelerate, with a window from 1 packet to the whole personal window. */
+export function drawAcceleratedWindow(seed: number, personalWindowPacketsMax: number): number {
+  const r = new Prng(seed).fork('accelerated');
+  if (!r.chance(0.5)) return 0;
+  return Math.min(personalWindowPacketsMax, r.pick([1, 5, 15, 15, personalWindowPacketsMax]));
 }
 
 export interface SeedResult {

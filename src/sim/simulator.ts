@@ -65,6 +65,8 @@ export interface SimOptions {
   timeouts: TotemTimeouts;
   windowPacketsMax: number;
   personalWindowPacketsMax: number;
+  /** Accelerated Ring (TotemOptions.acceleratedWindowPacketsMax); absent or 0: plain Totem. */
+  acceleratedWindowPacketsMax?: number;
   packetBytesMax: number;
   pendingMessagesMax: number;
   /** After the heal, every running daemon must be in one full regular configuration within this. */
@@ -488,6 +490,7 @@ export class Simulation {
       timeouts: { ...this.options.timeouts },
       windowPacketsMax: this.options.windowPacketsMax,
       personalWindowPacketsMax: this.options.personalWindowPacketsMax,
+      ...((this.options.acceleratedWindowPacketsMax ?? 0) > 0 ? { acceleratedWindowPacketsMax: this.options.acceleratedWindowPacketsMax } : {}),
       packetBytesMax: this.options.packetBytesMax,
       pendingMessagesMax: this.options.pendingMessagesMax,
       random: rng.asRandom(),
