@@ -79,6 +79,8 @@ describe('Accelerated Ring send order', () => {
     for (const v of visits) expect(v.after).toBeLessThanOrEqual(5);
     // Full visits (more than the window): exactly the window goes after the token.
     expect(visits.some((v) => v.before > 0 && v.after === 5)).toBe(true);
+    // Nothing is lost here: packets still in flight behind a token are never requested again.
+    for (const id of IDS) expect(h.node(id).stats().retransmissions).toBe(0);
     expect(checkEvs(h)).toEqual([]);
     for (const id of IDS) expect(h.messages(id)).toHaveLength(400);
     expect(h.messages(22)).toEqual(h.messages(11));
