@@ -820,7 +820,7 @@ export class TotemNode implements TotemEngine {
       }
     } else {
       // Accelerated Ring, pre-token broadcasting: every new packet of this visit takes its seq
-      // from the token and enters the local log now (so my aru covers it), but the last
+      // from the token and enters the local log now (so my aru covers it), but up to the last
       // `acceleratedPacketsMax` of them wait until the token is on its way.
       const fresh: Uint8Array[] = [];
       while (sent < allowed) {
@@ -835,7 +835,10 @@ export class TotemNode implements TotemEngine {
         fresh.push(bytes);
         sent++;
       }
-      const before = accelerated ? Math.max(0, fresh.length - this.acceleratedPacketsMax) : fresh.length;
+      // The first packet always goes before the token: a visit that carries one message (a
+      // request, a reply) then costs nothing, and a full visit still sends its last
+      // `acceleratedPacketsMax` after the token.
+      const before = accelerated ? Math.max(Math.min(fresh.length, 1), fresh.length - this.acceleratedPacketsMax) : fresh.length;
       for (let i = 0; i < before; i++) this.broadcast(fresh[i] as Uint8Array);
       postToken = fresh.slice(before);
     }
