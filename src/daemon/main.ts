@@ -87,6 +87,7 @@ export async function startDaemon(args: DaemonArgs): Promise<RunningDaemon> {
   let transport: UdpTransport | undefined;
   let protection: RingPacketProtection | undefined;
   let engine: TotemEngine;
+  let ringNode: TotemNode | undefined;
   let daemonRef: RingcastDaemon | undefined;
   if (config.daemons.length === 1) {
     engine = new LocalOrderer(self.id, incarnation, 10_000);
@@ -99,6 +100,7 @@ export async function startDaemon(args: DaemonArgs): Promise<RunningDaemon> {
       checkCommitTokenFits(config, totemOptions.packetBytesMax);
     }
     const node = new TotemNode(totemOptions);
+    ringNode = node;
     engine = node;
     transport = new UdpTransport({
       self,
@@ -127,7 +129,18 @@ export async function startDaemon(args: DaemonArgs): Promise<RunningDaemon> {
     });
     await transport.bind();
   }
-  const members = (): DaemonId[] => engine.status().members.filter((id) => id !== self.id);
+  // The other members of the installed ring, recomputed only when the ring changes (every ring
+  // send needs them).
+  let membersOf: readonly DaemonId[] | undefined;
+  let othersInRing: DaemonId[] = [];
+  const members = (): DaemonId[] => {
+    const now = ringNode ? ringNode.ringMembers() : engine.status().members;
+    if (now !== membersOf) {
+      membersOf = now;
+      othersInRing = now.filter((id) => id !== self.id);
+    }
+    return othersInRing;
+  };
   const others = config.daemons.filter((d) => d.id !== self.id).map((d) => d.id);
   const daemon = new RingcastDaemon({
     config,

@@ -485,6 +485,11 @@ export class TotemNode implements TotemEngine {
     return this.ev[this.evHead++];
   }
 
+  /** The installed ring's members, not copied (the array is replaced, never changed, on a new ring). */
+  ringMembers(): readonly DaemonId[] {
+    return this.members;
+  }
+
   status(): TotemStatus {
     return {
       state: this.state,
