@@ -415,7 +415,9 @@ export class ClientListener {
 
   private startServer(addr: net.ListenOptions, text: string, kind: 'tcp' | 'unix'): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const server = net.createServer({ allowHalfOpen: false }, (socket) => this.onConnection(socket, kind));
+      // No Nagle: frames are already batched per session and tick, and a second batch must not wait
+      // for the client's delayed ACK of the first.
+      const server = net.createServer({ allowHalfOpen: false, noDelay: true }, (socket) => this.onConnection(socket, kind));
       const onError = (err: Error): void => {
         reject(new RingcastError('SESSION_LISTEN', `cannot listen for clients on ${text}: ${err.message}`, { cause: err }));
       };
