@@ -105,6 +105,8 @@ const TOKEN_HOLD_MS_MAX = 2;
  * holding then would add a timer's worth of latency to every reply. Idle this long, it is idle.
  */
 const IDLE_MS_BEFORE_HOLD = 50;
+/** Least time a processor refused by the key schedule stays out of gathers (see keyRefused). */
+const KEY_REFUSAL_BACKOFF_MS_MIN = 1000;
 
 /** The prefix of `missing` (ascending) at or below `seqMax`. */
 function missingUpTo(missing: number[], seqMax: number): number[] {
@@ -149,6 +151,12 @@ export class TotemNode implements TotemEngine {
   private readonly incarnations = new Map<DaemonId, number>();
   private readonly packer: Packer;
   private readonly commitParts = new CommitReassembler();
+  /**
+   * Processors whose part in a formation the key schedule refused (an untrusted or mismatched
+   * identity, a representative whose sealed fields do not open), by incarnation: left out of
+   * gathers for a while instead of being merged with, and refused, again at every probe.
+   */
+  private readonly keyRefused = new Map<DaemonId, { incarnation: number; untilMs: number }>();
   /** Only configured daemons take part; packets naming anyone else are dropped. */
   private readonly configured: ReadonlySet<DaemonId>;
 
@@ -575,7 +583,10 @@ export class TotemNode implements TotemEngine {
       this.enterGather(now);
       if (!d.ok && this.gather) {
         let changed = false;
-        for (const id of d.exclude) if (this.gather.fail(id)) changed = true;
+        for (const id of d.exclude) {
+          this.refuseForKeys(now, id, c.members.find((e) => e.id === id)?.incarnation ?? 0);
+          if (this.gather.fail(id)) changed = true;
+        }
         if (changed) {
           this.sendJoin(now);
           this.checkConsensus(now);
@@ -612,8 +623,25 @@ export class TotemNode implements TotemEngine {
   }
 
   /** Totem §4.1 foreign message detection while operational. */
+  private refuseForKeys(now: number, id: DaemonId, incarnation: number): void {
+    const backoffMs = Math.max(KEY_REFUSAL_BACKOFF_MS_MIN, 10 * this.o.timeouts.consensusMs);
+    this.keyRefused.set(id, { incarnation, untilMs: now + backoffMs });
+  }
+
+  /** Whether this processor's incarnation was refused by the key schedule recently. */
+  private keyRefusedNow(now: number, id: DaemonId, incarnation: number): boolean {
+    const r = this.keyRefused.get(id);
+    if (!r) return false;
+    if (now >= r.untilMs || incarnation > r.incarnation) {
+      this.keyRefused.delete(id);
+      return false;
+    }
+    return true;
+  }
+
   private foreign(now: number, h: PacketHeader, ring: RingId): void {
     if (this.state !== 'operational') return;
+    if (this.keyRefusedNow(now, h.sender, h.incarnation)) return;
     // Traffic of older rings is late, not foreign: live processors are found by probes and joins.
     if (compareRingId(ring, this.ring) < 0) return;
     if (this.isMemberOf(this.memberInc, h) && ringIdEquals(ring, this.ring)) return;
@@ -993,6 +1021,7 @@ export class TotemNode implements TotemEngine {
       this.consensusAt = now + this.o.timeouts.consensusMs;
     }
     if (discovered) this.gather.addProc(discovered.sender, discovered.incarnation);
+    for (const [id, r] of this.keyRefused) if (this.keyRefusedNow(now, id, r.incarnation)) this.gather.fail(id);
     this.sendJoin(now);
     this.checkConsensus(now);
   }
@@ -1019,6 +1048,7 @@ export class TotemNode implements TotemEngine {
       }
       // A processor that counts me as failed does not want me now; its ring will probe later.
       if (j.fails.has(this.self)) return;
+      if (!member && this.keyRefusedNow(now, from, h.incarnation)) return;
       // A delayed join from a member, sent before the ring I am in was formed.
       if (member && j.ring.seq < this.ring.seq) return;
       if (!member) this.st.foreignDetections++;
@@ -1211,6 +1241,14 @@ export class TotemNode implements TotemEngine {
       if (!keys.accept(now, c.ring, this.forming(c), fields, mine)) {
         this.st.formationsRefused++;
         this.enterGather(now);
+        // The representative sealed nothing this member can open (another key schedule, a
+        // wrong identity, a forged token): gather without it, or it would lead every attempt
+        // and no ring would ever form. Merge detection brings it back once it is fixed.
+        if (c.ring.rep !== this.self) this.refuseForKeys(now, c.ring.rep, c.members.find((e) => e.id === c.ring.rep)?.incarnation ?? 0);
+        if (c.ring.rep !== this.self && this.gather?.fail(c.ring.rep)) {
+          this.sendJoin(now);
+          this.checkConsensus(now);
+        }
         return false;
       }
     }

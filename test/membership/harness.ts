@@ -40,6 +40,8 @@ export interface HarnessOptions {
   latencyMs?: number;
   jitterMs?: number;
   overrides?: Partial<TotemOptions>;
+  /** Options for one daemon only, applied after `overrides`. */
+  perNode?: (id: DaemonId) => Partial<TotemOptions>;
 }
 
 export class Harness {
@@ -79,6 +81,7 @@ export class Harness {
       random: mulberry32(id * 7919 + (this.incarnation.get(id) ?? 1)),
       formContribution: (ring) => new Uint8Array([id & 0xff, ring.seq & 0xff]),
       ...this.opts.overrides,
+      ...this.opts.perNode?.(id),
     };
   }
 

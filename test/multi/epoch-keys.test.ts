@@ -56,7 +56,7 @@ afterEach(async () => {
 });
 
 /** Three daemons with identities, Crypto = encrypt, one configuration file each (own identity file). */
-async function startCluster(opts: { extra?: string; capture?: boolean; trusted?: (self: string) => string[] } = {}): Promise<Cluster> {
+async function startCluster(opts: { extra?: string; capture?: boolean; trusted?: (self: string) => string[]; clusterKeyOnly?: (ports: number) => string[] } = {}): Promise<Cluster> {
   const t = tempDir('ringcast-epoch-');
   const port = await freePort(NAMES.map((_, i) => `127.0.0.${i + 1}`));
   const keyFile = path.join(t.dir, 'cluster.key');
@@ -67,15 +67,11 @@ async function startCluster(opts: { extra?: string; capture?: boolean; trusted?:
     writeDaemonIdentityFile(path.join(t.dir, `${n}.id`), id);
     publicLines.set(n, `DaemonPublicKey = ${n} ${formatDaemonPublicKey(id.publicKey)}`);
   }
+  const clusterKeyOnly = new Set(opts.clusterKeyOnly?.(port) ?? []);
   const configText = (name: string): string => {
     const trusted = opts.trusted?.(name) ?? NAMES;
-    return ringConfigText(port, NAMES, FAST_TIMEOUTS, [
-      'Crypto = encrypt',
-      `ClusterKeyFile = ${keyFile}`,
-      `DaemonIdentityFile = ${path.join(t.dir, `${name}.id`)}`,
-      ...trusted.map((n) => publicLines.get(n)!),
-      opts.extra ?? '',
-    ].join('\n'));
+    const identity = clusterKeyOnly.has(name) ? [] : [`DaemonIdentityFile = ${path.join(t.dir, `${name}.id`)}`, ...trusted.map((n) => publicLines.get(n)!)];
+    return ringConfigText(port, NAMES, FAST_TIMEOUTS, ['Crypto = encrypt', `ClusterKeyFile = ${keyFile}`, ...identity, opts.extra ?? ''].join('\n'));
   };
   const configOf = (name: string): string => writeConfig(t.dir, `${name}.conf`, configText(name));
   const procs = new Map<string, DaemonProcess>();
@@ -329,6 +325,36 @@ describe('per-configuration epoch keys between real daemons', () => {
     // (Tokens of smaller rings on the way, two daemons, still fit whole.)
     expect(types).toContain(PacketType.COMMIT_PART);
   }, 60_000);
+
+  it('a daemon configured without identities is left out, whether or not it would lead the formation', async () => {
+    // Daemon ids come from the configuration: find which daemon represents a ring of all three.
+    const ids = (port: number) => {
+      const t = tempDir('ringcast-ids-');
+      try {
+        const f = writeConfig(t.dir, 'x.conf', ringConfigText(port, NAMES, FAST_TIMEOUTS));
+        return new Map(loadConfig(f).daemons.map((d) => [d.name, d.id >>> 0]));
+      } finally {
+        t.cleanup();
+      }
+    };
+    for (const pick of ['lowest', 'highest'] as const) {
+      let odd = '';
+      const c = await startCluster({
+        clusterKeyOnly: (port) => {
+          const byId = [...ids(port)].sort((a, b) => a[1] - b[1]);
+          odd = (pick === 'lowest' ? byId[0] : byId[byId.length - 1])![0];
+          return [odd];
+        },
+      });
+      const good = NAMES.filter((n) => n !== odd);
+      for (const n of good) await waitRegular(c.procs.get(n)!, good, 20_000);
+      await exchange(c, good, 5);
+      expect(regularConfigurations(c.procs.get(good[0]!)!.output()).at(-1)!.sort()).toEqual(good);
+      expect(c.procs.get(good[0]!)!.output() + c.procs.get(good[1]!)!.output()).toMatch(/refused (daemon|forming configuration)/);
+      await c.cleanup();
+      running.splice(running.indexOf(c), 1);
+    }
+  }, 90_000);
 
   it('revoking a daemon (its key removed, SIGHUP) excludes it from the next configuration at once', async () => {
     const c = await startCluster();
