@@ -8,17 +8,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { updateTokenAru } from '../../src/ring/token.js';
 import type { RegularToken } from '../../src/ring/wire.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../membership/harness.js';
 
 class Member {
   readonly got = new Set<number>();
