@@ -41,7 +41,8 @@ import type { FormationDistribution, FormationKeys, FormingMember, Transmit } fr
 import { PacketType, WIRE_MAGIC } from '../src/ring/wire.js';
 import { RingcastError } from '../src/util/errors.js';
 import type { DaemonId, RingId } from '../src/util/ids.js';
-import type { DaemonIdentity, DaemonPublicKey } from './daemon-identity.js';
+import type { DaemonIdentity } from './daemon-identity.js';
+import { daemonPublicKeysEqual, type DaemonPublicKey } from './daemon-public-key.js';
 
 export const EPHEMERAL_BYTES = 32;
 export const SIGNATURE_BYTES = 64;
@@ -85,6 +86,8 @@ export interface EpochScheduleOptions {
   /** Packets the representative seals under one generation before it moves the ring to the next. */
   rekeyPackets: number;
   log?: (level: 'debug' | 'info' | 'warn', msg: string) => void;
+  /** A daemon's name for log lines (default: its id). */
+  nameOf?: (id: DaemonId) => string;
   /** Observer of every epoch secret held and erased (the simulator's key checker). */
   observe?: (event: EpochSecretEvent) => void;
 }
@@ -249,7 +252,7 @@ export class EpochKeySchedule implements FormationKeys {
     const lost: DaemonId[] = [];
     for (const [id, key] of this.#trusted) {
       const now = trusted.get(id);
-      if (!now || !bytesEqual(now.x25519, key.x25519) || !bytesEqual(now.ed25519, key.ed25519)) lost.push(id);
+      if (!now || !daemonPublicKeysEqual(now, key)) lost.push(id);
     }
     this.#trusted = trusted;
     return lost;
@@ -291,7 +294,7 @@ export class EpochKeySchedule implements FormationKeys {
       const c = field && key ? this.#checkContribution(ring, members, m.id, field, key) : undefined;
       if (!c) {
         exclude.push(m.id);
-        this.#o.log?.('warn', `refused daemon ${m.id >>> 0} in forming configuration ${ringKey(ring)}: ${!key ? 'no trusted DaemonPublicKey for it in the configuration' : 'its key contribution is missing or not signed by its configured identity key'}`);
+        this.#o.log?.('warn', `refused daemon ${this.#name(m.id)} in forming configuration ${this.#ringText(ring)}: ${!key ? 'no trusted DaemonPublicKey for it in the configuration' : 'its key contribution is missing or not signed by its configured identity key'}`);
         continue;
       }
       parsed.set(m.id, c);
@@ -346,7 +349,7 @@ export class EpochKeySchedule implements FormationKeys {
       number = pending.distributed.number;
     } else {
       const opened = this.#openSealed(ring, members, fields, sealed, pending);
-      if (!opened) return this.#refuse(ring, `the epoch secret sealed by representative ${ring.rep >>> 0} does not open with this daemon's keys`);
+      if (!opened) return this.#refuse(ring, `the epoch secret sealed by representative ${this.#name(ring.rep)} does not open with this daemon's keys`);
       ({ secret, number } = opened);
     }
     this.#dropPending(key, false);
@@ -369,7 +372,7 @@ export class EpochKeySchedule implements FormationKeys {
     this.#addGeneration(cfg, 1, this.#ratchet(cfg, secret, 1));
     this.#current = cfg;
     this.#configurationsKeyed++;
-    this.#o.log?.('info', `epoch ${hexId(epochWireId(number, 0))} for configuration ${key} (${members.length} members) established; generation 0`);
+    this.#o.log?.('info', `epoch ${hexId(epochWireId(number, 0))} for configuration ${this.#ringText(ring)} (${members.length} members) established; generation 0`);
     return true;
   }
 
@@ -387,7 +390,7 @@ export class EpochKeySchedule implements FormationKeys {
     for (const other of [...this.#configs.values()]) if (other !== cfg) this.#retireConfiguration(other);
     for (const key of [...this.#pending.keys()]) this.#dropPending(key);
     this.#current = cfg;
-    this.#o.log?.('info', `configuration ${ringKey(ring)} installed under epoch ${hexId(epochWireId(cfg.number, cfg.current))}; keys of ${ringKey(previous)} erased`);
+    this.#o.log?.('info', `configuration ${this.#ringText(ring)} installed under epoch ${hexId(epochWireId(cfg.number, cfg.current))}; keys of ${this.#ringText(previous)} erased`);
   }
 
   tokenGeneration(now: number, ring: RingId, generation: number): void {
@@ -396,7 +399,7 @@ export class EpochKeySchedule implements FormationKeys {
     if (generation > cfg.current + GENERATION_STEP_MAX) {
       // The representative raises the generation by one per rotation; a token far ahead is
       // damaged or forged. Deriving up to it would let one packet cost unbounded work.
-      this.#o.log?.('warn', `ignored key generation ${generation} for configuration ${ringKey(ring)}: this daemon is at ${cfg.current}`);
+      this.#o.log?.('warn', `ignored key generation ${generation} for configuration ${this.#ringText(ring)}: this daemon is at ${cfg.current}`);
       return;
     }
     if (generation > cfg.current) {
@@ -411,7 +414,7 @@ export class EpochKeySchedule implements FormationKeys {
       cfg.visitsAtCurrent = 0;
       cfg.sealedAtCurrent = 0;
       this.#rekeys++;
-      this.#o.log?.('info', `configuration ${ringKey(ring)} moved to key generation ${generation} (epoch ${hexId(epochWireId(cfg.number, generation))}); generation ${previous} was ${ageMs} ms old with ${sealed} packets sealed here; rekeys so far ${this.#rekeys}`);
+      this.#o.log?.('info', `configuration ${this.#ringText(ring)} moved to key generation ${generation} (epoch ${hexId(epochWireId(cfg.number, generation))}); generation ${previous} was ${ageMs} ms old with ${sealed} packets sealed here; rekeys so far ${this.#rekeys}`);
       return;
     }
     cfg.visitsAtCurrent++;
@@ -527,10 +530,19 @@ export class EpochKeySchedule implements FormationKeys {
 
   // ------------------------------------------------------------------ internals
 
+  #name(id: DaemonId): string {
+    return this.#o.nameOf?.(id) ?? String(id >>> 0);
+  }
+
+  /** A ring id for log lines: representative's name and seq. */
+  #ringText(ring: RingId): string {
+    return `${this.#name(ring.rep)}.${ring.seq}`;
+  }
+
   #refuse(ring: RingId, why: string): false {
     this.#formationsRefused++;
     this.#dropPending(ringKey(ring));
-    this.#o.log?.('warn', `refused forming configuration ${ringKey(ring)}: ${why}`);
+    this.#o.log?.('warn', `refused forming configuration ${this.#ringText(ring)}: ${why}`);
     return false;
   }
 
@@ -636,13 +648,6 @@ export class EpochKeySchedule implements FormationKeys {
     if (eraseDistributed) p.distributed?.secret.fill(0);
     this.#pending.delete(key);
   }
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
-  return d === 0;
 }
 
 export function hexId(epoch: number): string {

@@ -107,7 +107,8 @@ export async function createPacketProtection(
       randomBytes: (n) => new Uint8Array(randomBytes(n)),
       rekeyMs: cfg.epochRekeyMs,
       rekeyPackets: cfg.epochRekeyPackets,
-      log: (level, msg) => logger.log(level === 'debug' ? 'debug' : level, msg.replace(/\b(\d+)(?=\.\d{6,})/g, (m) => nameOf(Number(m))), 'SECURITY'),
+      nameOf,
+      log: (level, msg) => logger.log(level, msg, 'SECURITY'),
     });
     // The schedule keeps what it needs (the formation key, the identity's secrets).
     const others = [...trusted.keys()].filter((id) => id !== self.id).length;
@@ -115,7 +116,6 @@ export async function createPacketProtection(
   }
   secret?.fill(0);
   const limited = new RateLimitedLog({ now: () => performance.now(), write: (line) => logger.log('warn', line, 'SECURITY'), intervalMs: 10_000, burst: 1 });
-  const quiet = { 'unknown-epoch': 0, replay: 0, untrusted: 0 };
   return {
     overheadBytes: protector.overheadBytes,
     formationKeys: schedule,
@@ -133,16 +133,12 @@ export async function createPacketProtection(
       const r = schedule.open(packet, from);
       if (r.ok) return r.payload;
       if (r.reason === 'untrusted') {
-        quiet.untrusted++;
         limited.log(`${from}:untrusted`, `peer ${nameOf(from)}: dropped its packets: it has no trusted DaemonPublicKey in this daemon's configuration (revoked or never added)`);
       } else if (r.reason === 'cluster-epoch') {
         limited.log(`${from}:cluster-epoch`, `peer ${nameOf(from)}: dropped ring traffic sealed under the cluster epoch: ring data and tokens must use their configuration's epoch key`);
-      } else if (QUIET_REASONS.has(r.reason)) {
-        // Packets of a configuration this daemon is not (or no longer) in, and duplicates:
-        // routine around membership changes, counted but not logged.
-        if (r.reason === 'unknown-epoch') quiet['unknown-epoch']++;
-        else quiet.replay++;
-      } else {
+      } else if (!QUIET_REASONS.has(r.reason)) {
+        // (Packets of a configuration this daemon is not, or no longer, in and duplicates are
+        // routine around membership changes: the protector counts them; they are not logged.)
         limited.log(`${from}:${r.reason}`, `peer ${nameOf(from)}: ${protector.explainRejection(r.reason, packet, from)}`);
       }
       return undefined;
