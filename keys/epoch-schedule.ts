@@ -90,6 +90,8 @@ export interface EpochScheduleOptions {
   nameOf?: (id: DaemonId) => string;
   /** Observer of every epoch secret held and erased (the simulator's key checker). */
   observe?: (event: EpochSecretEvent) => void;
+  /** Observer of every configuration this daemon keyed as representative: who got its secret. */
+  onKeyed?: (ring: RingId, members: readonly DaemonId[], fingerprint: string) => void;
 }
 
 export interface EpochSecretEvent {
@@ -372,6 +374,7 @@ export class EpochKeySchedule implements FormationKeys {
     this.#addGeneration(cfg, 1, this.#ratchet(cfg, secret, 1));
     this.#current = cfg;
     this.#configurationsKeyed++;
+    if (ring.rep === this.#o.self) this.#o.onKeyed?.(ring, members.map((m) => m.id), cfg.generations.get(0)!.fingerprint);
     this.#o.log?.('info', `epoch ${hexId(epochWireId(number, 0))} for configuration ${this.#ringText(ring)} (${members.length} members) established; generation 0`);
     return true;
   }

@@ -178,37 +178,17 @@ export class ProtectedNetwork {
       },
       rekeyMs: this.epochKeys.rekeyMs,
       rekeyPackets: this.epochKeys.rekeyPackets,
-      observe: (e) => this.keyHistory.events.push({ ...e, atMs: this.nowMs, daemon: self, incarnation }),
+      observe: (e) => {
+        this.keyHistory.events.push({ ...e, atMs: this.nowMs, daemon: self, incarnation });
+        // The broken schedule of the control run: whatever a member comes to hold, the leak slot gets too.
+        if (e.kind === 'hold' && this.epochKeys?.leakToSlot !== undefined && this.epochKeys.leakToSlot !== index) this.leak(schedule, e.ring);
+      },
+      // What each representative distributed: the authority on a configuration's members.
+      onKeyed: (ring, members, fingerprint) => this.keyHistory.distributed.set(ringKeyOf(ring), { ring, members: [...members], fingerprint }),
     });
-    // Record what each representative distributed: the authority on a configuration's members.
-    const distribute = schedule.distribute.bind(schedule);
-    schedule.distribute = (now, ring, members, fields) => {
-      const d = distribute(now, ring, members, fields);
-      if (d.ok) this.pendingDistribution.set(ringKeyOf(ring), { ring, members: members.map((m) => m.id) });
-      return d;
-    };
-    const accept = schedule.accept.bind(schedule);
-    schedule.accept = (now, ring, members, fields, sealed) => {
-      const ok = accept(now, ring, members, fields, sealed);
-      const key = ringKeyOf(ring);
-      const pending = this.pendingDistribution.get(key);
-      if (ok && ring.rep === self && pending) {
-        const held = schedule.heldSecrets().find((h) => h.generation === 0 && ringKeyOf(h.ring) === key);
-        this.keyHistory.distributed.set(key, { ...pending, fingerprint: held?.fingerprint ?? '' });
-        this.pendingDistribution.delete(key);
-      }
-      if (ok && this.epochKeys?.leakToSlot !== undefined && this.epochKeys.leakToSlot !== index) this.leak(schedule, ring);
-      return ok;
-    };
-    const tokenGeneration = schedule.tokenGeneration.bind(schedule);
-    schedule.tokenGeneration = (now, ring, generation) => {
-      tokenGeneration(now, ring, generation);
-      if (this.epochKeys?.leakToSlot !== undefined && this.epochKeys.leakToSlot !== index) this.leak(schedule, ring);
-    };
     this.schedules[index] = schedule;
   }
 
-  private readonly pendingDistribution = new Map<string, { ring: RingId; members: DaemonId[] }>();
   private readonly leaked = new Set<string>();
 
   /** The broken schedule of SimEpochKeyOptions.leakToSlot: the leak slot's protector gets the ring's current epochs too. */
@@ -247,7 +227,7 @@ export class ProtectedNetwork {
   probeOutsiders(fromIndex: number, sealed: Uint8Array, epoch: TransmitEpoch | undefined): void {
     if (!epoch || !this.epochKeys) return;
     const key = ringKeyOf(epoch.ring);
-    const members = this.keyHistory.distributed.get(key)?.members ?? this.pendingDistribution.get(key)?.members;
+    const members = this.keyHistory.distributed.get(key)?.members;
     if (!members) return;
     this.daemons.forEach((id, i) => {
       if (i === fromIndex || members.includes(id)) return;
