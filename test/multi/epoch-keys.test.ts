@@ -123,6 +123,19 @@ async function epochs(c: Cluster): Promise<Map<string, EpochView>> {
 
 const epochOf = (datagram: Buffer): number => parseHeader(datagram.subarray(ENVELOPE_BYTES))!.epoch;
 
+/**
+ * The plaintexts of the captured datagrams sealed under the cluster epoch (joins, probes, commit
+ * tokens), opened as anyone holding the cluster key file could; undefined where one does not open.
+ */
+function openClusterEpoch(datagrams: Buffer[], cluster: Uint8Array): (Uint8Array | undefined)[] {
+  const senderOf = (d: Buffer) => parseHeader(d.subarray(ENVELOPE_BYTES))!.sender;
+  const reader = new PacketProtector({ self: 100, incarnation: Date.now(), daemons: [...new Set(datagrams.map(senderOf))], mode: 'encrypt', clusterSecret: cluster });
+  return datagrams.filter((d) => epochOf(d) === 0).map((d) => {
+    const r = reader.open(d.subarray(ENVELOPE_BYTES), senderOf(d));
+    return r.ok ? r.payload : undefined;
+  });
+}
+
 /** Sends AGREED messages with the marker from d-clients and waits until every listed client has them all. */
 async function exchange(c: Cluster, daemons: string[], perClient = 10): Promise<void> {
   const clients = await Promise.all(daemons.map((d, i) => recordingClient(c.ring, d, `x${i}${Date.now() % 1000}`)));
@@ -231,13 +244,11 @@ describe('per-configuration epoch keys between real daemons', () => {
     //    every static secret and every public value on the wire, no candidate opens a copy.
     //    (test/keys/epoch-schedule.test.ts shows the same rebuild succeeds given the ephemeral.)
     const configHash = loadConfig(c.configOf('d1')).hash;
-    const reader = new PacketProtector({ self: 100, incarnation: Date.now(), daemons: [...new Set(recorded.map((d) => parseHeader(d.subarray(ENVELOPE_BYTES))!.sender))], mode: 'encrypt', clusterSecret: cluster });
     const byId = new Map(loadConfig(c.configOf('d1')).daemons.map((d, i) => [d.id, ids[i]!]));
     let sealedSeen = 0;
-    for (const d of recorded.filter((x) => epochOf(x) === 0)) {
-      const r = reader.open(d.subarray(ENVELOPE_BYTES), parseHeader(d.subarray(ENVELOPE_BYTES))!.sender);
-      if (!r.ok || decodeHeader(r.payload)?.type !== PacketType.COMMIT) continue;
-      const token = decodeCommit(r.payload);
+    for (const payload of openClusterEpoch(recorded, cluster)) {
+      if (!payload || decodeHeader(payload)?.type !== PacketType.COMMIT) continue;
+      const token = decodeCommit(payload);
       if (!token || token.rotation !== 2) continue;
       const formation = {
         configHash,
@@ -316,12 +327,7 @@ describe('per-configuration epoch keys between real daemons', () => {
     // On the wire: no datagram above the limit, and commit tokens went as parts.
     const sent = NAMES.flatMap((n) => capturedDatagrams(path.join(c.dir, `${n}.cap`)));
     expect(Math.max(...sent.map((d) => d.length))).toBeLessThanOrEqual(548);
-    const cluster = readClusterKeyFile(c.keyFile);
-    const reader = new PacketProtector({ self: 100, incarnation: Date.now(), daemons: [...new Set(sent.map((d) => parseHeader(d.subarray(ENVELOPE_BYTES))!.sender))], mode: 'encrypt', clusterSecret: cluster });
-    const types = sent.filter((d) => epochOf(d) === 0).map((d) => {
-      const r = reader.open(d.subarray(ENVELOPE_BYTES), parseHeader(d.subarray(ENVELOPE_BYTES))!.sender);
-      return r.ok ? decodeHeader(r.payload)?.type : undefined;
-    });
+    const types = openClusterEpoch(sent, readClusterKeyFile(c.keyFile)).map((p) => (p ? decodeHeader(p)?.type : undefined));
     // (Tokens of smaller rings on the way, two daemons, still fit whole.)
     expect(types).toContain(PacketType.COMMIT_PART);
   }, 60_000);
