@@ -29,8 +29,11 @@ export interface DaemonOptions {
   ipAllowed: (peer: { kind: 'tcp'; address: string } | { kind: 'unix' }) => boolean;
   /** Builds the ordering engine (single-daemon orderer or Totem over UDP). */
   engine: TotemEngine;
-  /** Hands engine transmissions to the network (absent for a single-daemon configuration). */
-  transmit?: (tx: Transmit) => void;
+  /**
+   * Hands engine transmissions to the network (absent for a single-daemon configuration): all
+   * that one engine step produced, in order, so that the adapter can share datagrams among them.
+   */
+  transmit?: (txs: readonly Transmit[]) => void;
   /** Monotonic clock in ms. */
   now?: () => number;
   /** RC-PASSWORD / RC-PUBKEY credentials (hardening.ts); required when either method is enabled. */
@@ -241,9 +244,11 @@ export class RingcastDaemon {
           progressed = true;
           this.submit(sub.service, sub.stream, sub.payload);
         }
-        for (let tx = this.engine.pollTransmit(); tx; tx = this.engine.pollTransmit()) {
+        const txs: Transmit[] = [];
+        for (let tx = this.engine.pollTransmit(); tx; tx = this.engine.pollTransmit()) txs.push(tx);
+        if (txs.length > 0) {
           progressed = true;
-          this.opts.transmit?.(tx);
+          this.opts.transmit?.(txs);
         }
       }
     } finally {

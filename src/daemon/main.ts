@@ -23,7 +23,8 @@ import { RingcastDaemon } from './daemon.js';
 import { LocalOrderer } from './local-orderer.js';
 import { Logger } from './log.js';
 import { decodeMonitorRequest, encodeMonitorReply } from './monitor-protocol.js';
-import { UdpTransport } from './udp-transport.js';
+import { ENVELOPE_BYTES, UdpTransport } from './udp-transport.js';
+import { planDatagrams, type BundlePlanOptions, type SealedSend } from './bundle-plan.js';
 import { totemOptionsFor } from './totem-options.js';
 import { createPacketProtection, type RingPacketProtection } from './packet-protection.js';
 import { commitTokenBytes } from '../membership/wire.js';
@@ -142,6 +143,11 @@ export async function startDaemon(args: DaemonArgs): Promise<RunningDaemon> {
     return othersInRing;
   };
   const others = config.daemons.filter((d) => d.id !== self.id).map((d) => d.id);
+  const bundling: BundlePlanOptions = {
+    bodyBytesMax: config.packetBytesMax - ENVELOPE_BYTES,
+    accelerated: config.acceleratedRing,
+    unicast: (to) => transport!.unicastOnly(to),
+  };
   const daemon = new RingcastDaemon({
     config,
     self,
@@ -155,12 +161,19 @@ export async function startDaemon(args: DaemonArgs): Promise<RunningDaemon> {
     keyedAuth: keyedAuthFor(security, self.name),
     accessControl: security.accessControl,
     transmit: transport
-      ? (tx) => {
-          const sealed = protection!.seal(tx);
-          if (sealed === undefined) return;
-          const to = tx.to === 'ring' ? members() : tx.to === 'configured' ? others : [tx.to];
-          // Nothing goes to a daemon this one no longer trusts (a revoked identity).
-          transport!.send(to.filter((id) => protection!.trusts(id)), sealed);
+      ? (txs) => {
+          const sends: SealedSend[] = [];
+          for (const tx of txs) {
+            const sealed = protection!.seal(tx);
+            if (sealed === undefined) continue;
+            const to = tx.to === 'ring' ? members() : tx.to === 'configured' ? others : [tx.to];
+            // Nothing goes to a daemon this one no longer trusts (a revoked identity).
+            sends.push({ to: to.filter((id) => protection!.trusts(id)), bytes: sealed, single: typeof tx.to === 'number' });
+          }
+          for (const d of planDatagrams(sends, bundling)) {
+            if (d.kind === 'bundle') transport!.sendBundle(d.to, d.parts);
+            else transport!.send(d.to, d.bytes);
+          }
         }
       : undefined,
   });

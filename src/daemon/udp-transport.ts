@@ -7,6 +7,8 @@
  * configuration asks for it (send-plan.ts), unicast fan-out otherwise. Group datagrams also reach
  * daemons outside the current ring and come back to their sender (IP_MULTICAST_LOOP): both are
  * handled on receipt, by the same envelope checks as unicast, plus a drop of the daemon's own.
+ * A token may share its datagram with the packet sent just before it (bundle-plan.ts): the
+ * receiver hands the packets on one by one, in order, after the same envelope checks.
  *
  * Fault hook: `setBlocked` drops traffic to and from chosen daemons, which is how tests and the
  * monitor make partitions on one host.
@@ -20,6 +22,7 @@ import type { DaemonEntry, SegmentEntry } from '../config/index.js';
 import type { DaemonId } from '../util/ids.js';
 import { RingcastError } from '../util/errors.js';
 import { SendPlanner } from './send-plan.js';
+import { BUNDLE_PART_PREFIX_BYTES, bundleBytes, splitBundle } from './bundle-plan.js';
 
 export const ENVELOPE_VERSION = 1;
 export const ENVELOPE_BYTES = 10;
@@ -28,7 +31,12 @@ export const PacketKind = {
   RING: 1,
   MONITOR_REQUEST: 2,
   MONITOR_REPLY: 3,
+  /** Several ring packets for one daemon (bundle-plan.ts): a 16-bit length before each. */
+  RING_BUNDLE: 4,
 } as const;
+
+/** The most ring packets one bundle datagram may carry (the sender puts two in one). */
+export const BUNDLE_PARTS_MAX = 16;
 
 export interface TransportStats {
   sent: number;
@@ -39,7 +47,12 @@ export interface TransportStats {
   droppedUnknownSender: number;
   droppedWrongSource: number;
   droppedBlocked: number;
+  /** Bundle datagrams whose parts did not parse (each is dropped whole). */
+  droppedMalformedBundle: number;
   sendErrors: number;
+  /** Datagrams that carried a token and the packet before it (each counted in `sent` too). */
+  bundlesSent: number;
+  bundlesReceived: number;
   /** Datagrams sent to the own segment's multicast group (each counted in `sent` too). */
   multicastSent: number;
   /** Datagrams sent to the own segment's broadcast address (each counted in `sent` too). */
@@ -79,6 +92,7 @@ export class UdpTransport {
   private readonly byId = new Map<DaemonId, DaemonEntry>();
   private readonly blocked = new Set<DaemonId>();
   private readonly header: Buffer;
+  private readonly bundleHeader: Buffer;
   private captureFd: number | undefined;
   readonly stats: TransportStats = {
     sent: 0,
@@ -89,7 +103,10 @@ export class UdpTransport {
     droppedUnknownSender: 0,
     droppedWrongSource: 0,
     droppedBlocked: 0,
+    droppedMalformedBundle: 0,
     sendErrors: 0,
+    bundlesSent: 0,
+    bundlesReceived: 0,
     multicastSent: 0,
     broadcastSent: 0,
     groupCoveredPeers: 0,
@@ -101,6 +118,7 @@ export class UdpTransport {
     for (const d of opts.daemons) this.byId.set(d.id, d);
     this.planner = new SendPlanner(opts.self, opts.daemons, opts.segments);
     this.header = envelope(PacketKind.RING, opts.configHash, opts.self.id);
+    this.bundleHeader = envelope(PacketKind.RING_BUNDLE, opts.configHash, opts.self.id);
     if (opts.captureFile !== undefined) this.captureFd = openSync(opts.captureFile, 'a', 0o600);
   }
 
@@ -178,6 +196,34 @@ export class UdpTransport {
     }
   }
 
+  /** Whether a send to these daemons goes by unicast fan-out only (no group datagram stands in). */
+  unicastOnly(to: readonly DaemonId[]): boolean {
+    return this.planner.plan(to, this.blocked).group === undefined;
+  }
+
+  /** Several ring packets for one daemon in one datagram (bundle-plan.ts), read in order there. */
+  sendBundle(to: DaemonId, parts: readonly Uint8Array[]): void {
+    const socket = this.socket;
+    const peer = this.byId.get(to);
+    if (!socket || !peer) return;
+    if (this.blocked.has(to)) {
+      this.stats.droppedBlocked++;
+      return;
+    }
+    const datagram = Buffer.allocUnsafe(this.bundleHeader.length + bundleBytes(parts));
+    this.bundleHeader.copy(datagram, 0);
+    let off = this.bundleHeader.length;
+    for (const p of parts) {
+      datagram.writeUInt16BE(p.length, off);
+      datagram.set(p, off + BUNDLE_PART_PREFIX_BYTES);
+      off += BUNDLE_PART_PREFIX_BYTES + p.length;
+    }
+    this.stats.sent++;
+    this.stats.bundlesSent++;
+    if (this.captureFd !== undefined) this.capture(to, datagram.subarray(this.bundleHeader.length), this.bundleHeader);
+    socket.send(datagram, peer.port, peer.address, this.onSent);
+  }
+
   private readonly onSent = (err: Error | null): void => {
     if (err) this.stats.sendErrors++;
   };
@@ -188,12 +234,12 @@ export class UdpTransport {
     });
   }
 
-  private capture(to: DaemonId, payload: Uint8Array): void {
+  private capture(to: DaemonId, payload: Uint8Array, header: Buffer = this.header): void {
     const rec = Buffer.allocUnsafe(8);
-    rec.writeUInt32BE(this.header.length + payload.length, 0);
+    rec.writeUInt32BE(header.length + payload.length, 0);
     rec.writeUInt32BE(to >>> 0, 4);
     try {
-      writeSync(this.captureFd!, Buffer.concat([rec, this.header, payload]));
+      writeSync(this.captureFd!, Buffer.concat([rec, header, payload]));
     } catch {
       this.captureFd = undefined;
     }
@@ -232,7 +278,7 @@ export class UdpTransport {
       );
       return;
     }
-    if (kind !== PacketKind.RING) {
+    if (kind !== PacketKind.RING && kind !== PacketKind.RING_BUNDLE) {
       this.stats.droppedVersion++;
       return;
     }
@@ -253,6 +299,18 @@ export class UdpTransport {
     }
     if (this.blocked.has(sender)) {
       this.stats.droppedBlocked++;
+      return;
+    }
+    if (kind === PacketKind.RING_BUNDLE) {
+      const parts = splitBundle(payload, BUNDLE_PARTS_MAX);
+      if (parts === undefined) {
+        this.stats.droppedMalformedBundle++;
+        return;
+      }
+      this.stats.received++;
+      this.stats.bundlesReceived++;
+      if (viaGroup) this.stats.groupReceived++;
+      for (const p of parts) this.opts.onRingPacket(sender, p);
       return;
     }
     this.stats.received++;
