@@ -1283,10 +1283,13 @@ export class TotemNode implements TotemEngine {
     if (!c || !plan || !next) throw new Error('install without commit token and recovery plan');
     const old = this.log;
     const oldRing = old.ring;
+    // Seqs above what this log stored hold nothing to deliver; a damaged commit token may name a
+    // highMax far beyond them, which must not become billions of empty iterations.
+    const lastOld = Math.min(plan.highMax, old.highestStored);
 
     // EVS: deliver in the old regular configuration, up to the first hole or the first SAFE
     // message not known to be received by every member of the old configuration.
-    for (let s = old.delivered + 1; s <= plan.highMax; s++) {
+    for (let s = old.delivered + 1; s <= lastOld; s++) {
       const sp = old.get(s);
       if (!sp) break;
       if (sp.pkt.hasSafe && s > plan.safeMax) break;
@@ -1300,7 +1303,7 @@ export class TotemNode implements TotemEngine {
     // causally before them is missing; a sender outside may have depended on the lost message.
     const inTrans = new Set(plan.transMembers);
     let afterHole = false;
-    for (let s = old.delivered + 1; s <= plan.highMax; s++) {
+    for (let s = old.delivered + 1; s <= lastOld; s++) {
       const sp = old.get(s);
       if (!sp) {
         afterHole = true;

@@ -43,7 +43,9 @@ export function planRecovery(c: CommitToken, self: DaemonId, log: RingLog): Reco
   }
   const retransmit: number[] = [];
   if (trans.length > 1) {
-    for (let s = lowAru + 1; s <= highMax; s++) {
+    // (Nothing above what this log stored can be rebroadcast: the bound is not a token's number.)
+    const last = Math.min(highMax, log.highestStored);
+    for (let s = lowAru + 1; s <= last; s++) {
       if (!log.get(s)) continue;
       // Entries are in ascending id order (checked on decode).
       const holder = trans.find((e) => e.oldAru >= s);

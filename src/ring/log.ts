@@ -26,6 +26,11 @@ export class RingLog {
   safe = 0;
   /** Every seq ≤ discarded has been dropped from the store. */
   private discarded = 0;
+  /**
+   * Highest seq ever stored. Unlike `high`, which tokens and commit tokens raise, it is bounded by
+   * what was received: loops over seqs stop here, not at a number a damaged packet named.
+   */
+  highestStored = 0;
 
   constructor(
     readonly ring: RingId,
@@ -52,6 +57,7 @@ export class RingLog {
     if (this.store.has(seq)) return false;
     this.store.set(seq, { pkt, bytes });
     if (seq > this.high) this.high = seq;
+    if (seq > this.highestStored) this.highestStored = seq;
     if (seq === this.aru + 1) {
       let a = seq;
       while (this.store.has(a + 1)) a++;
