@@ -38,6 +38,7 @@ interface SimFlags extends ExtendedFlags {
   epochKeys?: boolean;
   rekeyMs?: number;
   accelerated?: number;
+  replyHold?: number;
   json?: boolean;
   shrink: boolean;
   traceLines: number;
@@ -45,6 +46,12 @@ interface SimFlags extends ExtendedFlags {
 
 /** Simulated runs last seconds: a short rekey age makes every run move through generations. */
 const SIM_REKEY_MS_DEFAULT = 250;
+
+function parseReplyHold(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0 || n > 100) throw new InvalidArgumentError(`reply hold must be 0..100 ms, got "${v}"`);
+  return n;
+}
 
 function intIn(lo: number, hi: number, what: string) {
   return (v: string): number => {
@@ -85,6 +92,7 @@ function specOf(f: SimFlags): SimSpec {
   if (f.messagesPerSecond !== undefined) spec.messagesPerSecond = f.messagesPerSecond;
   if (f.corrupt !== undefined) spec.corruptionRate = f.corrupt;
   if (f.accelerated !== undefined) spec.acceleratedWindowPacketsMax = f.accelerated;
+  if (f.replyHold !== undefined) spec.replyHoldMs = f.replyHold;
   if (f.crypto !== undefined) spec.overrides = { ...spec.overrides, crypto: f.crypto };
   if (f.epochKeys === true) {
     spec.overrides = { ...spec.overrides, crypto: f.crypto ?? 'encrypt', epochKeys: { rekeyMs: f.rekeyMs ?? SIM_REKEY_MS_DEFAULT, rekeyPackets: 1_000_000 } };
@@ -106,7 +114,7 @@ function resultJson(r: SeedResult, wallMs: number): Record<string, unknown> {
     violations: r.check.violations,
     ...(r.keys ? { keyViolations: r.keys.violations, keyStats: r.keys.stats } : {}),
     daemons: Object.fromEntries([...r.run.names].map(([id, n]) => [n, id >>> 0])),
-    mix: { partitions: o.faults.partitions, crashes: o.faults.crashes, lossBursts: o.faults.lossBursts, loss: o.network.lossRate, steps: o.steps, accelerated: o.acceleratedWindowPacketsMax ?? 0 },
+    mix: { partitions: o.faults.partitions, crashes: o.faults.crashes, lossBursts: o.faults.lossBursts, loss: o.network.lossRate, steps: o.steps, accelerated: o.acceleratedWindowPacketsMax ?? 0, replyHoldMs: o.replies?.replyHoldMs ?? 0 },
     schedule: r.run.schedule,
     stats: r.check.stats,
     settled: r.run.history.quiescent,
@@ -142,6 +150,7 @@ export function registerSimCommand(program: Command, engineFactory: EngineFactor
     .option('--attack-misdirect', 'the attacker also replays packets to daemons that never received them')
     .option('--attack-across-restarts', 'the attacker also replays to a restarted daemon what its earlier incarnation received')
     .option('--accelerated <n>', 'Accelerated Ring window: packets sent after the token per visit (0: plain Totem; default: drawn from each seed)', intIn(0, 20, 'accelerated window'))
+    .option('--reply-hold <ms>', 'request/response clients with reply-anticipating token holds of this many simulated ms (0: none; default: drawn from each seed)', parseReplyHold)
     .option('--json', 'print JSON')
     .option('--no-shrink', 'do not shrink a failing single-seed run')
     .option('--trace-lines <n>', 'longest trace printed per violation', intIn(10, 100_000, 'trace lines'), 150)
@@ -214,6 +223,7 @@ function runSweep(flags: SimFlags, spec: SimSpec, engineFactory: EngineFactory):
     process.stdout.write(
       `seeds ${from}..${to}: ${summary.seeds - summary.failures.length} passed, ${summary.failures.length} failed; ` +
         `${summary.settled} settled; ${summary.messages} messages, ${summary.deliveries} deliveries, ${summary.configurations} configurations; ` +
+        (summary.replyHolds > 0 ? `${summary.replyHolds} reply holds (${summary.replyHoldHits} ended by the answer); ` : '') +
         `${(seconds).toFixed(1)} s (${(seconds / summary.seeds).toFixed(3)} s/seed)\n`,
     );
     if (summary.failures.length > 0) {
@@ -242,6 +252,7 @@ function flagsText(f: SimFlags): string {
   if (f.epochKeys === true) parts.push('--epoch-keys');
   if (f.rekeyMs !== undefined) parts.push(`--rekey-ms ${f.rekeyMs}`);
   if (f.accelerated !== undefined) parts.push(`--accelerated ${f.accelerated}`);
+  if (f.replyHold !== undefined) parts.push(`--reply-hold ${f.replyHold}`);
   if (f.groups === true) parts.push('--groups');
   if (f.attacker !== undefined) parts.push(`--attacker ${f.attacker}`);
   if (f.attackMisdirect === true) parts.push('--attack-misdirect');

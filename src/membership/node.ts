@@ -72,6 +72,10 @@ export interface TotemStats {
   foreignDetections: number;
   tokensReceived: number;
   tokensDuplicate: number;
+  /** Token visits held for a local client's reply (anticipateReply). */
+  replyHolds: number;
+  /** Of those, holds that the reply ended (the rest ended at replyHoldMs and back off). */
+  replyHoldHits: number;
   tokenRetransmits: number;
   /** Data packets rebroadcast on retransmission requests. */
   retransmissions: number;
@@ -105,6 +109,12 @@ const TOKEN_HOLD_MS_MAX = 2;
  * holding then would add a timer's worth of latency to every reply. Idle this long, it is idle.
  */
 const IDLE_MS_BEFORE_HOLD = 50;
+/**
+ * Reply anticipation (anticipateReply) backs off after a hold that no reply ended: first for this
+ * long, doubling on every further miss up to REPLY_HOLD_BACKOFF_MS_MAX, reset by a hit.
+ */
+const REPLY_HOLD_BACKOFF_MS_MIN = 5;
+const REPLY_HOLD_BACKOFF_MS_MAX = 2000;
 /** Least time a processor refused by the key schedule stays out of gathers (see keyRefused). */
 const KEY_REFUSAL_BACKOFF_MS_MIN = 1000;
 
@@ -205,6 +215,13 @@ export class TotemNode implements TotemEngine {
   /** When this daemon first saw the ring idle, in the current idle stretch. */
   private idleSinceMs: number | undefined;
   private heldUntil: number | undefined;
+  /** The held token waits for a local client's reply (anticipateReply), not for an idle ring. */
+  private heldForReply = false;
+  /** A local client was handed a message from another daemon since the last token visit. */
+  private replyExpected = false;
+  /** No reply holds before this time (after holds that no reply ended). */
+  private replyHoldOffUntil = 0;
+  private replyHoldBackoffMs = REPLY_HOLD_BACKOFF_MS_MIN;
 
   private tx: Transmit[] = [];
   private txHead = 0;
@@ -218,6 +235,8 @@ export class TotemNode implements TotemEngine {
     foreignDetections: 0,
     tokensReceived: 0,
     tokensDuplicate: 0,
+    replyHolds: 0,
+    replyHoldHits: 0,
     tokenRetransmits: 0,
     retransmissions: 0,
     recoveryRetransmissions: 0,
@@ -300,9 +319,17 @@ export class TotemNode implements TotemEngine {
       throw new RingcastError('MESSAGE_TOO_LARGE', `message of ${msg.payload.length} bytes exceeds the ${MESSAGE_BYTES_MAX}-byte limit; split it`);
     }
     if (!this.packer.push(msg.service, msg.stream >>> 0, msg.payload)) return false;
+    // Whatever this daemon sends next goes on the next visit anyway: nothing more to wait for.
+    this.replyExpected = false;
     if (this.started && this.state === 'operational') {
       if (this.members.length === 1) this.flushSingleton();
-      else this.releaseHeldToken(now);
+      else {
+        if (this.heldForReply && this.heldToken) {
+          this.st.replyHoldHits++;
+          this.replyHoldBackoffMs = REPLY_HOLD_BACKOFF_MS_MIN;
+        }
+        this.releaseHeldToken(now);
+      }
     }
     return true;
   }
@@ -385,7 +412,14 @@ export class TotemNode implements TotemEngine {
 
   handleTimeout(now: number): void {
     if (!this.started || this.left) return;
-    if (this.heldUntil !== undefined && now >= this.heldUntil) this.releaseHeldToken(now);
+    if (this.heldUntil !== undefined && now >= this.heldUntil) {
+      if (this.heldForReply) {
+        // No reply came: stop anticipating for a while, longer after every miss in a row.
+        this.replyHoldOffUntil = now + this.replyHoldBackoffMs;
+        this.replyHoldBackoffMs = Math.min(REPLY_HOLD_BACKOFF_MS_MAX, this.replyHoldBackoffMs * 2);
+      }
+      this.releaseHeldToken(now);
+    }
     const ts = this.tokenSent;
     if (ts && now >= ts.deadline) {
       // Totem §3.2 token retransmission: no sign that the successor got it.
@@ -437,6 +471,8 @@ export class TotemNode implements TotemEngine {
     this.left = true;
     this.heldToken = undefined;
     this.heldUntil = undefined;
+    this.heldForReply = false;
+    this.replyExpected = false;
     this.tokenSent = undefined;
     this.tokenLossAt = undefined;
     this.joinAt = undefined;
@@ -509,6 +545,8 @@ export class TotemNode implements TotemEngine {
       retransmissions: this.st.retransmissions + this.st.recoveryRetransmissions,
       membershipChanges: this.st.membershipChanges,
       pendingMessages: this.packer.length,
+      replyHolds: this.st.replyHolds,
+      replyHoldHits: this.st.replyHoldHits,
     };
   }
 
@@ -725,20 +763,61 @@ export class TotemNode implements TotemEngine {
       this.st.tokensDuplicate++;
       return;
     }
+    // A newer token supersedes one held here (only a damaged or forged packet can be newer than
+    // a token this daemon holds): the held one must never be processed after it.
+    this.heldToken = undefined;
+    this.heldUntil = undefined;
+    this.heldForReply = false;
+    if (this.replyExpected) {
+      this.replyExpected = false;
+      if (this.replyHoldable(now, t)) {
+        this.holdToken(now, t, this.o.replyHoldMs!, true);
+        this.st.replyHolds++;
+        return;
+      }
+    }
     const idle = this.idleVisit(t);
     if (!idle) this.idleSinceMs = undefined;
     else this.idleSinceMs ??= now;
     if (idle && now - (this.idleSinceMs ?? now) >= IDLE_MS_BEFORE_HOLD) {
       // Nothing to send, request, deliver or stabilise anywhere on the ring: hold the token a
       // moment instead of spinning it, and pass it on at once when a message is submitted.
-      this.tokenSeqSeen = t.tokenSeq;
-      this.tokenSent = undefined;
-      this.tokenLossAt = now + this.o.timeouts.tokenLossMs;
-      this.heldToken = t;
-      this.heldUntil = now + this.holdMs();
+      this.holdToken(now, t, this.holdMs(), false);
       return;
     }
     this.processToken(now, t);
+  }
+
+  private holdToken(now: number, t: RegularToken, ms: number, forReply: boolean): void {
+    this.tokenSeqSeen = t.tokenSeq;
+    this.tokenSent = undefined;
+    this.tokenLossAt = now + this.o.timeouts.tokenLossMs;
+    this.heldToken = t;
+    this.heldUntil = now + ms;
+    this.heldForReply = forReply;
+  }
+
+  /**
+   * A token visit may wait for an anticipated reply when this daemon has nothing to send and the
+   * token asks for no retransmission (holding it then would only delay recovery of a loss).
+   * Everything else a hold delays (other daemons' sends, stability of SAFE messages) waits at most
+   * replyHoldMs, and not at all once the reply is submitted. After holds that no reply ended,
+   * anticipation stays off for a back-off period, so one-way traffic does not stall on it.
+   */
+  private replyHoldable(now: number, t: RegularToken): boolean {
+    return (
+      (this.o.replyHoldMs ?? 0) > 0 &&
+      this.state === 'operational' &&
+      this.members.length > 1 &&
+      now >= this.replyHoldOffUntil &&
+      t.rtr.length === 0 &&
+      this.packer.length === 0
+    );
+  }
+
+  anticipateReply(now: number): void {
+    void now;
+    if (this.started && !this.left && this.state === 'operational') this.replyExpected = true;
   }
 
   private idleVisit(t: RegularToken): boolean {
@@ -765,7 +844,8 @@ export class TotemNode implements TotemEngine {
     if (!t) return;
     this.heldToken = undefined;
     this.heldUntil = undefined;
-    if (this.state === 'operational' && ringIdEquals(t.ring, this.ring)) this.processToken(now, t);
+    this.heldForReply = false;
+    if (this.state === 'operational' && ringIdEquals(t.ring, this.ring) && t.tokenSeq === this.tokenSeqSeen) this.processToken(now, t);
   }
 
   /** Totem §3.2 token processing (and §4.4 while in recovery). */
@@ -1007,6 +1087,8 @@ export class TotemNode implements TotemEngine {
       this.tokenLossAt = undefined;
       this.heldToken = undefined;
       this.heldUntil = undefined;
+      this.heldForReply = false;
+      this.replyExpected = false;
       this.formAt = undefined;
       this.formHardAt = undefined;
       this.probeAt = undefined;

@@ -47,6 +47,12 @@ export interface TotemOptions {
    * Recovery and singleton rings never accelerate.
    */
   acceleratedWindowPacketsMax?: number;
+  /**
+   * Reply-anticipating token hold (AnticipateReplies): after anticipateReply(), the next token
+   * visit that finds nothing to send or retransmit keeps the token for up to this many ms, and
+   * the submission of the expected reply passes it on at once. 0 or absent: off.
+   */
+  replyHoldMs?: number;
   /** Largest packet the engine may emit, in bytes (before any crypto overhead). */
   packetBytesMax: number;
   /** Bound on messages submitted but not yet sent on the ring; submit() refuses beyond it. */
@@ -198,6 +204,9 @@ export interface TotemStatus {
   retransmissions: number;
   membershipChanges: number;
   pendingMessages: number;
+  /** Token visits held for a local client's reply, and how many of them the reply ended (Totem engines only). */
+  replyHolds?: number;
+  replyHoldHits?: number;
 }
 
 /** The Totem engine as the daemon and the simulator drive it. */
@@ -216,6 +225,11 @@ export interface TotemEngine {
    * configuration, and its keys, form without it at once.
    */
   reconfigure?(now: number): void;
+  /**
+   * A message from another daemon was just handed to a client of this daemon, which may answer
+   * it: the next token visit with nothing to send holds the token for the answer (replyHoldMs).
+   */
+  anticipateReply?(now: number): void;
   pollTransmit(): Transmit | undefined;
   pollTimeout(): number | undefined;
   pollEvent(): RingEvent | undefined;

@@ -49,6 +49,12 @@ export interface SimSpec {
    * a seed's mix is what it was before the option existed.
    */
   acceleratedWindowPacketsMax?: number;
+  /**
+   * Reply-anticipating token holds with request/response clients (SimOptions.replies): the hold
+   * in ms, 0 for none. Drawn from the seed when undefined: on for about half the seeds, from its
+   * own stream.
+   */
+  replyHoldMs?: number;
   /** Anything else, applied last. */
   overrides?: Partial<SimOptions>;
 }
@@ -80,6 +86,7 @@ export function buildOptions(seed: number, spec: SimSpec, engineFactory: EngineF
     timeouts: scaledTimeouts(daemons, delayMaxMs, timeoutFactor),
     clients: { ...base.clients, messagesPerSecond },
     acceleratedWindowPacketsMax: Math.min(acceleratedWindowPacketsMax, spec.overrides?.personalWindowPacketsMax ?? base.personalWindowPacketsMax),
+    ...drawReplies(seed, spec.replyHoldMs),
     // A healthy run installs a few dozen configurations per daemon; far more is a storm.
     configurationInstallsMax: 300 * daemons,
     eventsMax: 40_000 + 8_000 * daemons * Math.max(1, steps),
@@ -93,6 +100,14 @@ export function drawAcceleratedWindow(seed: number, personalWindowPacketsMax: nu
   const r = new Prng(seed).fork('accelerated');
   if (!r.chance(0.5)) return 0;
   return Math.min(personalWindowPacketsMax, r.pick([1, 5, 15, 15, personalWindowPacketsMax]));
+}
+
+/** Half the seeds run request/response clients with reply holds (a hold from 0.5 to 5 ms). */
+export function drawReplies(seed: number, replyHoldMs: number | undefined): Pick<SimOptions, 'replies'> {
+  const r = new Prng(seed).fork('replies');
+  const on = replyHoldMs !== undefined ? replyHoldMs > 0 : r.chance(0.5);
+  if (!on) return {};
+  return { replies: { replyHoldMs: replyHoldMs ?? r.pick([0.5, 1, 1, 2, 5]), chance: r.pick([0.2, 0.5, 1]) } };
 }
 
 export interface SeedResult {
@@ -138,6 +153,9 @@ export interface SweepSummary {
   configurations: number;
   events: number;
   simulatedMs: number;
+  /** Token visits held for a request/response client's answer, and those the answer ended. */
+  replyHolds: number;
+  replyHoldHits: number;
 }
 
 export function sweep(
@@ -147,7 +165,7 @@ export function sweep(
   engineFactory: EngineFactory,
   o: { check?: CheckOptions; onResult?: (seed: number, r: SeedResult) => void } = {},
 ): SweepSummary {
-  const summary: SweepSummary = { seeds: 0, failures: [], settled: 0, messages: 0, deliveries: 0, configurations: 0, events: 0, simulatedMs: 0 };
+  const summary: SweepSummary = { seeds: 0, failures: [], settled: 0, messages: 0, deliveries: 0, configurations: 0, events: 0, simulatedMs: 0, replyHolds: 0, replyHoldHits: 0 };
   for (let seed = from; seed <= to; seed++) {
     const r = runSeed(seed, spec, engineFactory, o.check);
     summary.seeds++;
@@ -157,6 +175,8 @@ export function sweep(
     summary.configurations += r.check.stats.configurations;
     summary.events += r.run.eventsProcessed;
     summary.simulatedMs += r.run.history.endAtMs;
+    summary.replyHolds += r.run.replyHolds?.holds ?? 0;
+    summary.replyHoldHits += r.run.replyHolds?.hits ?? 0;
     if (r.failed) {
       const first = (spec.corruptionRate ?? 0) > 0 ? r.check.violations.find((v) => v.property === 'engine-error') : (r.check.violations[0] ?? r.keys?.violations[0]);
       summary.failures.push({ seed, violated: [...r.check.violated, ...(r.keys?.violated ?? [])], first: first?.description ?? '' });

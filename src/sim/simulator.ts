@@ -67,6 +67,12 @@ export interface SimOptions {
   personalWindowPacketsMax: number;
   /** Accelerated Ring (TotemOptions.acceleratedWindowPacketsMax); absent or 0: plain Totem. */
   acceleratedWindowPacketsMax?: number;
+  /**
+   * Request/response clients: a delivered message of another daemon is answered with this
+   * probability; the daemon calls anticipateReply and its client submits the answer after a delay
+   * of up to twice replyHoldMs (so some answers come after the hold has ended). Absent: none.
+   */
+  replies?: { replyHoldMs: number; chance: number };
   packetBytesMax: number;
   pendingMessagesMax: number;
   /** After the heal, every running daemon must be in one full regular configuration within this. */
@@ -181,12 +187,18 @@ export interface SimRun {
   attack?: AttackStats & { attackerId: DaemonId };
   /** With groups: what every client session received, for the group view checker. */
   groups?: GroupHistory;
+  /** With request/response clients: token visits held for an answer, and those the answer ended. */
+  replyHolds?: { holds: number; hits: number };
 }
+
+/** Least spacing between one daemon's answers (SimOptions.replies), simulated ms. */
+const REPLY_SPACING_MS_MIN = 10;
 
 type SimEvent =
   | { kind: 'packet'; from: number; to: number; bytes: Uint8Array }
   | { kind: 'timer'; slot: number; gen: number }
   | { kind: 'client'; slot: number; incarnation: number }
+  | { kind: 'reply'; slot: number; incarnation: number }
   | { kind: 'fault'; action: FaultAction }
   | { kind: 'start'; slot: number }
   | { kind: 'lossBurstEnd'; burst: number }
@@ -237,6 +249,11 @@ export class Simulation {
   private readonly names = new Map<DaemonId, string>();
   private readonly netRng: Prng;
   private readonly clientRng: Prng;
+  /** Request/response clients (SimOptions.replies): its own stream, so that seeds without them are unchanged. */
+  private readonly replyRng: Prng;
+  private readonly endedReplyHolds = { holds: 0, hits: 0 };
+  /** Per daemon slot: no new answer before this time (maybeReply). */
+  private readonly replyQuietUntil = new Map<number, number>();
   private readonly root: Prng;
   private readonly digest = new LogDigest();
   private readonly log: LogEntry[] = [];
@@ -276,6 +293,7 @@ export class Simulation {
     this.root = new Prng(options.seed);
     this.netRng = this.root.fork('network');
     this.clientRng = this.root.fork('clients');
+    this.replyRng = this.root.fork('replies');
     this.ids = drawDaemonIds(this.root.fork('ids'), options.daemons);
     this.ids.forEach((id, i) => this.names.set(id, `d${i}`));
     this.component = new Array<number>(options.daemons).fill(0);
@@ -391,7 +409,19 @@ export class Simulation {
       ...(this.options.epochKeys === undefined || this.protection === undefined ? {} : { epochKeys: this.protection.keyHistory }),
       ...(this.attacker === undefined ? {} : { attack: { ...this.attacker.stats, attackerId: this.attacker.id } }),
       ...(this.groupLayer === undefined ? {} : { groups: this.groupLayer.result() }),
+      ...(this.options.replies === undefined ? {} : { replyHolds: this.replyHoldTotals() }),
     };
+  }
+
+  /** Reply holds over every incarnation: the ones that ended, and the running engines. */
+  private replyHoldTotals(): { holds: number; hits: number } {
+    const t = { ...this.endedReplyHolds };
+    for (const slot of this.slots) {
+      const st = slot.engine?.status();
+      t.holds += st?.replyHolds ?? 0;
+      t.hits += st?.replyHoldHits ?? 0;
+    }
+    return t;
   }
 
   /** Hand every attack packet due by `untilMs` to its receiver, through its protection. */
@@ -452,6 +482,9 @@ export class Simulation {
       case 'client':
         this.clientTick(ev.slot, ev.incarnation);
         break;
+      case 'reply':
+        this.clientTick(ev.slot, ev.incarnation, true);
+        break;
       case 'fault':
         this.applyFault(ev.action);
         break;
@@ -491,6 +524,7 @@ export class Simulation {
       windowPacketsMax: this.options.windowPacketsMax,
       personalWindowPacketsMax: this.options.personalWindowPacketsMax,
       ...((this.options.acceleratedWindowPacketsMax ?? 0) > 0 ? { acceleratedWindowPacketsMax: this.options.acceleratedWindowPacketsMax } : {}),
+      ...(this.options.replies ? { replyHoldMs: this.options.replies.replyHoldMs } : {}),
       packetBytesMax: this.options.packetBytesMax,
       pendingMessagesMax: this.options.pendingMessagesMax,
       random: rng.asRandom(),
@@ -527,6 +561,9 @@ export class Simulation {
   private stopDaemon(slot: Slot, how: 'crash' | 'leave'): void {
     if (slot.engine === undefined || slot.hist === undefined) return;
     if (how === 'leave') this.call(slot, (e) => e.leave(this.localNow(slot)));
+    const st = slot.engine?.status();
+    this.endedReplyHolds.holds += st?.replyHolds ?? 0;
+    this.endedReplyHolds.hits += st?.replyHoldHits ?? 0;
     slot.engine = undefined;
     this.protection?.stop(slot.index);
     slot.timerGen++;
@@ -560,6 +597,7 @@ export class Simulation {
     }
     for (let ev = engine.pollEvent(); ev !== undefined; ev = engine.pollEvent()) {
       this.record(slot, ev);
+      this.maybeReply(slot, engine, ev);
     }
     // The group layer's requests and state messages, in order, as far as the engine takes them
     // (the daemon's pump); accepting them may make the engine deliver at once.
@@ -752,7 +790,24 @@ export class Simulation {
     this.queue.push(at, { kind: 'client', slot: slot.index, incarnation: slot.incarnation });
   }
 
-  private clientTick(index: number, incarnation: number): void {
+  /**
+   * A request/response client (SimOptions.replies) was handed another daemon's message: maybe it
+   * answers; the daemon then anticipates the answer (TotemEngine.anticipateReply).
+   */
+  private maybeReply(slot: Slot, engine: TotemEngine, ev: RingEvent): void {
+    const r = this.options.replies;
+    if (r === undefined || this.healed || ev.type !== 'message' || ev.sender === slot.id) return;
+    // Answers are themselves delivered elsewhere: one at a time per daemon, spaced out, so that
+    // answering does not multiply the traffic (the clients' own rate stays what drives the load).
+    if (this.now < (this.replyQuietUntil.get(slot.index) ?? 0) || !this.replyRng.chance(r.chance)) return;
+    this.replyQuietUntil.set(slot.index, this.now + REPLY_SPACING_MS_MIN + this.replyRng.float() * REPLY_SPACING_MS_MIN);
+    engine.anticipateReply?.(this.localNow(slot));
+    const at = Math.round((this.now + this.replyRng.float() * 2 * r.replyHoldMs) * 1000) / 1000;
+    if (at < this.healAtMs) this.queue.push(at, { kind: 'reply', slot: slot.index, incarnation: slot.incarnation });
+  }
+
+  /** A client submission; `reply`: an answer (maybeReply), which schedules no next submission. */
+  private clientTick(index: number, incarnation: number, reply = false): void {
     const slot = this.slots[index]!;
     if (slot.engine === undefined || slot.incarnation !== incarnation || this.healed) return;
     const c = this.options.clients;
@@ -779,6 +834,11 @@ export class Simulation {
         this.note({ atMs: this.now, daemon: slot.id, kind: 'submit', text: `${this.nameOf(slot.id)} submits ${id} service ${m.service} (${m.payload.length} bytes)`, messages: [id] });
       }
     });
+    if (reply) {
+      // An answer the engine refused (back-pressure) is dropped, not retried.
+      if (accepted.value) slot.blocked = undefined;
+      return;
+    }
     if (accepted.value) {
       slot.blocked = undefined;
       this.scheduleClient(slot);

@@ -42,6 +42,8 @@ export interface HarnessOptions {
   overrides?: Partial<TotemOptions>;
   /** Options for one daemon only, applied after `overrides`. */
   perNode?: (id: DaemonId) => Partial<TotemOptions>;
+  /** Called for every event a daemon delivers, as it drains them (a client reacting at once). */
+  onEvent?: (id: DaemonId, ev: RingEvent, now: number) => void;
 }
 
 export class Harness {
@@ -140,7 +142,10 @@ export class Harness {
   private drain(id: DaemonId): void {
     const node = this.node(id);
     const evs = this.events.get(id) as RingEvent[];
-    for (let e = node.pollEvent(); e; e = node.pollEvent()) evs.push(e);
+    for (let e = node.pollEvent(); e; e = node.pollEvent()) {
+      evs.push(e);
+      this.opts.onEvent?.(id, e, this.now);
+    }
     for (let t = node.pollTransmit(); t; t = node.pollTransmit()) {
       let targets: DaemonId[];
       if (t.to === 'configured') targets = this.opts.ids.filter((x) => x !== id);
