@@ -134,15 +134,27 @@ async function joinAndWait(c: SpreadConnection, group: string): Promise<void> {
 interface RingCounters {
   tokenRounds: number;
   sent: number;
+  /** Over every daemon: token visits held for a local client's reply, and those the reply ended. */
+  replyHolds: number;
+  replyHoldHits: number;
 }
 
 async function ringCounters(ring: Ring): Promise<RingCounters | undefined> {
   if (ring.names.length < 2) return undefined;
   const cfg = loadConfig(ring.configFile);
-  const reply = await sendMonitorRequest(cfg, cfg.daemons[0]!, { command: 'status' });
-  if (!reply.ok) return undefined;
-  const st = reply.status as { ring?: { tokenRounds?: number }; transport?: { sent?: number } };
-  return { tokenRounds: st.ring?.tokenRounds ?? 0, sent: st.transport?.sent ?? 0 };
+  const out: RingCounters = { tokenRounds: 0, sent: 0, replyHolds: 0, replyHoldHits: 0 };
+  for (const [i, d] of cfg.daemons.entries()) {
+    const reply = await sendMonitorRequest(cfg, d, { command: 'status' });
+    if (!reply.ok) return undefined;
+    const st = reply.status as { ring?: { tokenRounds?: number; replyHolds?: number; replyHoldHits?: number }; transport?: { sent?: number } };
+    if (i === 0) {
+      out.tokenRounds = st.ring?.tokenRounds ?? 0;
+      out.sent = st.transport?.sent ?? 0;
+    }
+    out.replyHolds += st.ring?.replyHolds ?? 0;
+    out.replyHoldHits += st.ring?.replyHoldHits ?? 0;
+  }
+  return out;
 }
 
 /** Round trips of one message A → group "ping" (B) → group "pong" (A). */
@@ -342,7 +354,12 @@ async function pingOnlyRing(
     const c1 = await ringCounters(ring);
     const client = process.cpuUsage(client0);
     const cpu = pids.map((p, i) => pct((cpuSeconds(p) - cpu0[i]!) / wall)).join('/');
-    const rounds = c0 && c1 ? `, ${Math.round((c1.tokenRounds - c0.tokenRounds) / wall)} token rounds/s` : '';
+    const holds = c0 && c1 ? c1.replyHolds - c0.replyHolds : 0;
+    const rounds =
+      c0 && c1
+        ? `, ${Math.round((c1.tokenRounds - c0.tokenRounds) / wall)} token rounds/s` +
+          `, ${(holds / opts.pingRounds).toFixed(2)} reply holds per round trip (${holds > 0 ? Math.round((100 * (c1.replyHoldHits - c0.replyHoldHits)) / holds) : 0}% ended by the reply)`
+        : '';
     print(
       `${size} daemon(s) ${service.padEnd(6)} crypto ${opts.crypto} | ping-pong RTT p50 ${rt.p50} µs p99 ${rt.p99} µs max ${rt.max} µs (${opts.pingRounds} rounds)` +
         ` | daemon CPU ${cpu}, client CPU ${pct((client.user + client.system) / 1e6 / wall)}${rounds}`,

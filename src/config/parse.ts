@@ -118,6 +118,7 @@ interface Options {
   window?: Setting<number>;
   personalWindow?: Setting<number>;
   acceleratedRing?: Setting<boolean>;
+  anticipateReplies?: Setting<boolean>;
   acceleratedWindow?: Setting<number>;
   wideAreaNetwork?: Setting<boolean>;
   accessControlPolicy?: Setting<string>;
@@ -180,6 +181,7 @@ const TOP_KEYWORDS = new Set(
     'window',
     'personalwindow',
     'acceleratedring',
+    'anticipatereplies',
     'acceleratedwindow',
     'wideareanetwork',
     'requiredauthmethods',
@@ -319,6 +321,9 @@ class Parser {
         return;
       case 'acceleratedring':
         o.acceleratedRing = { value: this.bool(key), line };
+        return;
+      case 'anticipatereplies':
+        o.anticipateReplies = { value: this.bool(key), line };
         return;
       case 'wideareanetwork':
         o.wideAreaNetwork = { value: this.bool(key), line };
@@ -859,6 +864,7 @@ class Parser {
       window,
       personalWindow,
       acceleratedRing: o.acceleratedRing?.value ?? !wideAreaNetwork,
+      anticipateReplies: o.anticipateReplies?.value ?? true,
       acceleratedWindow,
       wideAreaNetwork,
       timeouts: this.membershipTimeouts(wideAreaNetwork),

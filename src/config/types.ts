@@ -101,6 +101,8 @@ export interface RingcastConfig {
   window: number;
   personalWindow: number;
   acceleratedRing: boolean;
+  /** Hold the token a moment for a local client's reply to a message it was just given (TotemNode.anticipateReply). */
+  anticipateReplies: boolean;
   acceleratedWindow: number;
   wideAreaNetwork: boolean;
   timeouts: MembershipTimeouts;

@@ -235,7 +235,8 @@ export class RingcastDaemon {
           progressed = true;
           if (ev.type !== 'message') this.logConfiguration(ev);
           this.groups.handleRingEvent(ev);
-          this.drainGroups();
+          // A client here was handed another daemon's message: it may answer (anticipateReply).
+          if (this.drainGroups() && ev.type === 'message' && ev.sender !== this.opts.self.id) this.engine.anticipateReply?.(this.now());
         }
         // Delivered frames leave before this round's packets: a client waiting for them is on the
         // critical path of a request/response exchange, the token pass a few µs later is not.
@@ -262,15 +263,19 @@ export class RingcastDaemon {
     this.log.log('info', `${ev.type} configuration ${ringIdKey(ev.ring)}: { ${names} }`, 'MEMBERSHIP');
   }
 
-  private drainGroups(): void {
+  /** Hands the group layer's output to the sessions; true if a data message reached a local client. */
+  private drainGroups(): boolean {
+    let dataDelivered = false;
     for (let out = this.groups.pollOutput(); out; out = this.groups.pollOutput()) {
       if (out.kind === 'deliver') {
         for (const to of out.to) this.listener.deliver(to, out.frame, out.membership);
+        if (!out.membership && out.to.length > 0) dataDelivered = true;
         this.deliveries++;
       } else {
         this.listener.release(out.member);
       }
     }
+    return dataDelivered;
   }
 
   /**
