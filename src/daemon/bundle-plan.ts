@@ -9,12 +9,17 @@
  * in order, so the engine sees exactly the packet sequence it would have seen from two datagrams.
  *
  * Order of the datagrams:
- * - with the Accelerated Ring (Babay and Amir 2016) packets may follow the token, so the bundle
- *   leaves first and the packet's copies to the other members right after it: the token is the
- *   first datagram of the visit. The others receive their copy before the token can reach them
- *   (it needs at least one more hop), and a late copy costs no more than in the accelerated
- *   protocol itself (the engine asks only for packets older than its previous visit).
- * - without it, Totem's order is kept: the other members' copies first, the bundle last.
+ * - token first: the bundle leaves first and the packet's copies to the other members right after
+ *   it. This needs the Accelerated Ring (Babay and Amir 2016), where packets may follow the token;
+ *   the others receive their copy before the token can reach them (it needs at least one more
+ *   hop), and a late copy costs no more than in the accelerated protocol itself (the engine asks
+ *   only for packets older than its previous visit). The token's rotation is then as fast as it
+ *   can be, which is what a message waiting for the token elsewhere needs.
+ * - otherwise Totem's order: the other members' copies first, the bundle last. With reply holds
+ *   (AnticipateReplies) this is the better order too: the token mostly waits at the daemon whose
+ *   client answers, so the packet (a request, an answer) reaching its receivers one send sooner
+ *   matters more than the token leaving sooner, and a receiver that holds the token for its
+ *   client's answer must have delivered the request by the time the token arrives.
  *
  * Only a send to unicast destinations is bundled (a multicast or broadcast datagram already
  * reaches the successor), and only when both sealed packets fit in one datagram.
@@ -45,8 +50,8 @@ export function bundleBytes(parts: readonly Uint8Array[]): number {
 export interface BundlePlanOptions {
   /** Largest bundle body (the datagram limit less the envelope). */
   bodyBytesMax: number;
-  /** Packets may follow the token (AcceleratedRing): the bundle goes first. */
-  accelerated: boolean;
+  /** The bundle goes first (AcceleratedRing without AnticipateReplies; see the order above). */
+  tokenFirst: boolean;
   /** Whether a send to these daemons goes by unicast fan-out (false: a group datagram covers them). */
   unicast: (to: readonly DaemonId[]) => boolean;
 }
@@ -70,7 +75,7 @@ export function planDatagrams(sends: readonly SealedSend[], opts: BundlePlanOpti
     const bundle: Datagram = { kind: 'bundle', to: carrier, parts: [s.bytes, next!.bytes] };
     const rest = s.to.filter((id) => id !== carrier);
     const copies: Datagram | undefined = rest.length > 0 ? { kind: 'packet', to: rest, bytes: s.bytes } : undefined;
-    if (opts.accelerated) out.push(bundle, ...(copies ? [copies] : []));
+    if (opts.tokenFirst) out.push(bundle, ...(copies ? [copies] : []));
     else out.push(...(copies ? [copies] : []), bundle);
     i++;
   }

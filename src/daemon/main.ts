@@ -145,7 +145,7 @@ export async function startDaemon(args: DaemonArgs): Promise<RunningDaemon> {
   const others = config.daemons.filter((d) => d.id !== self.id).map((d) => d.id);
   const bundling: BundlePlanOptions = {
     bodyBytesMax: config.packetBytesMax - ENVELOPE_BYTES,
-    accelerated: config.acceleratedRing,
+    tokenFirst: config.acceleratedRing && !config.anticipateReplies,
     unicast: (to) => transport!.unicastOnly(to),
   };
   const daemon = new RingcastDaemon({

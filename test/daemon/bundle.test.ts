@@ -14,7 +14,7 @@ import { freePort } from '../helpers/daemons.js';
 
 const bytes = (n: number, fill = 1) => new Uint8Array(n).fill(fill);
 const ids = (...n: number[]) => n as DaemonId[];
-const opts = { bodyBytesMax: 1462, accelerated: true, unicast: () => true };
+const opts = { bodyBytesMax: 1462, tokenFirst: true, unicast: () => true };
 
 /** Per destination, the packets it receives, in order: what the plan must never change. */
 function perDestination(ds: readonly Datagram[]): Map<DaemonId, Uint8Array[]> {
@@ -28,7 +28,7 @@ function perDestination(ds: readonly Datagram[]): Map<DaemonId, Uint8Array[]> {
 }
 
 describe('bundle plan', () => {
-  it('the successor copy of the packet before the token rides with the token, first with the Accelerated Ring', () => {
+  it('the successor copy of the packet before the token rides with the token, first when the token goes first', () => {
     const data = bytes(100, 7);
     const token = bytes(60, 9);
     const sends: SealedSend[] = [
@@ -40,7 +40,7 @@ describe('bundle plan', () => {
       { kind: 'packet', to: [3], bytes: data },
     ]);
     // Without it, Totem's order: every broadcast before the token.
-    expect(planDatagrams(sends, { ...opts, accelerated: false })).toEqual([
+    expect(planDatagrams(sends, { ...opts, tokenFirst: false })).toEqual([
       { kind: 'packet', to: [3], bytes: data },
       { kind: 'bundle', to: 2, parts: [data, token] },
     ]);
@@ -69,17 +69,17 @@ describe('bundle plan', () => {
       single: fc.boolean(),
     });
     fc.assert(
-      fc.property(fc.array(send, { maxLength: 12 }), fc.boolean(), (raw, accelerated) => {
+      fc.property(fc.array(send, { maxLength: 12 }), fc.boolean(), (raw, tokenFirst) => {
         const sends: SealedSend[] = raw.map((s, i) => ({ to: (s.single ? s.to.slice(0, 1) : s.to) as DaemonId[], bytes: bytes(s.size, i + 1), single: s.single }));
-        const plan = planDatagrams(sends, { ...opts, bodyBytesMax: 300, accelerated });
+        const plan = planDatagrams(sends, { ...opts, bodyBytesMax: 300, tokenFirst });
         const unbundled = planDatagrams(sends, { ...opts, bodyBytesMax: 0 });
         expect(unbundled).toHaveLength(sends.length);
         expect(perDestination(plan)).toEqual(perDestination(unbundled));
         for (const d of plan) if (d.kind === 'bundle') expect(bundleBytes(d.parts)).toBeLessThanOrEqual(300);
-        // The token of a bundle leaves before (accelerated) or after (not) the packet's other copies.
+        // The token of a bundle leaves before (token first) or after (not) the packet's other copies.
         plan.forEach((d, i) => {
           if (d.kind !== 'bundle') return;
-          const copies = accelerated ? plan[i + 1] : plan[i - 1];
+          const copies = tokenFirst ? plan[i + 1] : plan[i - 1];
           if (copies?.kind === 'packet' && copies.bytes === d.parts[0]) expect(copies.to).not.toContain(d.to);
         });
       }),
