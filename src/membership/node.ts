@@ -114,6 +114,8 @@ const IDLE_MS_BEFORE_HOLD = 50;
  * long, doubling on every further miss up to REPLY_HOLD_BACKOFF_MS_MAX, reset by a hit.
  */
 const REPLY_HOLD_BACKOFF_MS_MIN = 5;
+/** More messages than this handed to local clients between two token visits are a stream, not requests awaiting answers. */
+const REPLY_HOLD_REQUESTS_MAX = 4;
 const REPLY_HOLD_BACKOFF_MS_MAX = 2000;
 /** Least time a processor refused by the key schedule stays out of gathers (see keyRefused). */
 const KEY_REFUSAL_BACKOFF_MS_MIN = 1000;
@@ -217,8 +219,8 @@ export class TotemNode implements TotemEngine {
   private heldUntil: number | undefined;
   /** The held token waits for a local client's reply (anticipateReply), not for an idle ring. */
   private heldForReply = false;
-  /** A local client was handed a message from another daemon since the last token visit. */
-  private replyExpected = false;
+  /** Messages from other daemons handed to local clients since the last token visit (anticipateReply). */
+  private repliesExpected = 0;
   /** No reply holds before this time (after holds that no reply ended). */
   private replyHoldOffUntil = 0;
   private replyHoldBackoffMs = REPLY_HOLD_BACKOFF_MS_MIN;
@@ -320,7 +322,7 @@ export class TotemNode implements TotemEngine {
     }
     if (!this.packer.push(msg.service, msg.stream >>> 0, msg.payload)) return false;
     // Whatever this daemon sends next goes on the next visit anyway: nothing more to wait for.
-    this.replyExpected = false;
+    this.repliesExpected = 0;
     if (this.started && this.state === 'operational') {
       if (this.members.length === 1) this.flushSingleton();
       else {
@@ -472,7 +474,7 @@ export class TotemNode implements TotemEngine {
     this.heldToken = undefined;
     this.heldUntil = undefined;
     this.heldForReply = false;
-    this.replyExpected = false;
+    this.repliesExpected = 0;
     this.tokenSent = undefined;
     this.tokenLossAt = undefined;
     this.joinAt = undefined;
@@ -768,9 +770,12 @@ export class TotemNode implements TotemEngine {
     this.heldToken = undefined;
     this.heldUntil = undefined;
     this.heldForReply = false;
-    if (this.replyExpected) {
-      this.replyExpected = false;
-      if (this.replyHoldable(now, t)) {
+    if (this.repliesExpected > 0) {
+      // One request, or a few, gets an answer; a stream of messages (a flood to a receiver) is not
+      // waited for, and costs no hold.
+      const requests = this.repliesExpected;
+      this.repliesExpected = 0;
+      if (requests <= REPLY_HOLD_REQUESTS_MAX && this.replyHoldable(now, t)) {
         this.holdToken(now, t, this.o.replyHoldMs!, true);
         this.st.replyHolds++;
         return;
@@ -817,7 +822,7 @@ export class TotemNode implements TotemEngine {
 
   anticipateReply(now: number): void {
     void now;
-    if (this.started && !this.left && this.state === 'operational') this.replyExpected = true;
+    if (this.started && !this.left && this.state === 'operational') this.repliesExpected++;
   }
 
   private idleVisit(t: RegularToken): boolean {
@@ -1088,7 +1093,7 @@ export class TotemNode implements TotemEngine {
       this.heldToken = undefined;
       this.heldUntil = undefined;
       this.heldForReply = false;
-      this.replyExpected = false;
+      this.repliesExpected = 0;
       this.formAt = undefined;
       this.formHardAt = undefined;
       this.probeAt = undefined;

@@ -76,6 +76,14 @@ describe('reply-anticipating token hold', () => {
     expect(Math.max(...waits)).toBeGreaterThan(1);
   });
 
+  it('a stream of messages (more than a few between two token visits) is not waited for', () => {
+    const { h, deliveredAt } = ring(5);
+    for (const k of 'abcdef') h.submit(1, msg(`req-${k}`));
+    h.run(h.now + 30);
+    expect(deliveredAt('req-f', 3)).toBeDefined();
+    expect(h.node(3).status().replyHolds).toBe(0);
+  });
+
   it('an answer that does not come releases the token after the hold and pauses anticipation (back-off)', () => {
     const { h, request } = ring(5);
     const first = request('req-1');
