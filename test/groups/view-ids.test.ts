@@ -59,21 +59,28 @@ function threeInOneRing(): Cluster {
   return c;
 }
 
+/**
+ * {d1} | {d2, d3}, each side's views agreed within it; then they merge into R2 and start the
+ * exchange, but the ring changes again (R3, the same daemons) before any state is delivered: the
+ * exchange is abandoned. Returns inside R3's transitional configuration.
+ */
+function splitThenAbandonedMerge(): Cluster {
+  const c = threeInOneRing();
+  c.transitional([D1], R1a, R0);
+  c.transitional([D2, D3], R1b, R0);
+  c.regular([D1], R1a);
+  c.regular([D2, D3], R1b);
+  c.transitional([D1], R2, R1a);
+  c.transitional([D2, D3], R2, R1b);
+  c.regular(ALL, R2);
+  c.drainSubmits(ALL);
+  c.transitional(ALL, R3, R2);
+  return c;
+}
+
 suite('group view ids through cascading configuration changes', () => {
   it('after an abandoned exchange, daemons that held different views never name their views alike', () => {
-    const c = threeInOneRing();
-    // {d1} | {d2, d3}: each side's views are agreed within it.
-    c.transitional([D1], R1a, R0);
-    c.transitional([D2, D3], R1b, R0);
-    c.regular([D1], R1a);
-    c.regular([D2, D3], R1b);
-    // They merge into R2 and start the exchange, but the ring changes again (R3, the same
-    // daemons) before any state is delivered: the exchange is abandoned.
-    c.transitional([D1], R2, R1a);
-    c.transitional([D2, D3], R2, R1b);
-    c.regular(ALL, R2);
-    c.drainSubmits(ALL);
-    c.transitional(ALL, R3, R2);
+    const c = splitThenAbandonedMerge();
     // erin joins inside the transitional configuration: every daemon applies it to the views it
     // still has; d1 holds [alice], d2 and d3 hold [dave, bob].
     c.request(ALL, R3, D2, { kind: 'join', member: ERIN, group: 'grp1' });
@@ -97,16 +104,7 @@ suite('group view ids through cascading configuration changes', () => {
   });
 
   it('a cascade through two abandoned exchanges keeps the lineages apart', () => {
-    const c = threeInOneRing();
-    c.transitional([D1], R1a, R0);
-    c.transitional([D2, D3], R1b, R0);
-    c.regular([D1], R1a);
-    c.regular([D2, D3], R1b);
-    c.transitional([D1], R2, R1a);
-    c.transitional([D2, D3], R2, R1b);
-    c.regular(ALL, R2);
-    c.drainSubmits(ALL);
-    c.transitional(ALL, R3, R2);
+    const c = splitThenAbandonedMerge();
     c.regular(ALL, R3);
     c.drainSubmits(ALL);
     const R4: RingId = { rep: D1, seq: 14 };

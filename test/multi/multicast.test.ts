@@ -73,6 +73,38 @@ async function agreedOrder(ring: Ring, clients: RecordingClient[], group: string
 
 const multicastWorks = await multicastOnLoopback();
 
+/**
+ * Runs `exchange` and checks each daemon's transport counters across it: every daemon sent `kind`
+ * datagrams and nothing of the other group kind, each of them stood in for the unicast copies to
+ * both others, the others' arrived through the group socket, the daemon's own came back and were
+ * dropped, and nothing was rejected.
+ */
+async function expectGroupSends(
+  ring: Ring,
+  cfg: RingcastConfig,
+  kind: 'multicast' | 'broadcast',
+  exchange: () => Promise<unknown>,
+): Promise<{ before: TransportStats[]; after: TransportStats[] }> {
+  const sent = (s: TransportStats) => (kind === 'multicast' ? s.multicastSent : s.broadcastSent);
+  const otherKind = (s: TransportStats) => (kind === 'multicast' ? s.broadcastSent : s.multicastSent);
+  const before = await Promise.all(ring.names.map((n) => statsOf(cfg, n)));
+  await exchange();
+  const after = await Promise.all(ring.names.map((n) => statsOf(cfg, n)));
+  ring.names.forEach((name, i) => {
+    const b = before[i]!;
+    const a = after[i]!;
+    const datagrams = sent(a) - sent(b);
+    // Every daemon sent data, and each of its ring sends reached both others with one datagram.
+    expect(datagrams, `${kind} datagrams of ${name}`).toBeGreaterThan(0);
+    expect(a.groupCoveredPeers - b.groupCoveredPeers, `peers covered by ${name}'s ${kind}`).toBe(2 * datagrams);
+    expect(otherKind(a), name).toBe(0);
+    expect(a.groupReceived - b.groupReceived, `${kind} received by ${name}`).toBeGreaterThan(0);
+    expect(a.droppedSelfLooped - b.droppedSelfLooped, `own ${kind} looped back to ${name}`).toBeGreaterThan(0);
+    expect(a.droppedWrongSource + a.droppedUnknownSender + a.droppedConfigHash, `rejected datagrams at ${name}`).toBe(0);
+  });
+  return { before, after };
+}
+
 describe.skipIf(!multicastWorks)('three daemons in a multicast segment on loopback', () => {
   let ring: Ring;
   let cfg: RingcastConfig;
@@ -93,22 +125,7 @@ describe.skipIf(!multicastWorks)('three daemons in a multicast segment on loopba
   });
 
   it('delivers AGREED messages in one order on every daemon, sent as multicast instead of fan-out', async () => {
-    const before = await Promise.all(ring.names.map((n) => statsOf(cfg, n)));
-    await agreedOrder(ring, clients, 'mc', 'mc', 100);
-    const after = await Promise.all(ring.names.map((n) => statsOf(cfg, n)));
-    ring.names.forEach((name, i) => {
-      const b = before[i]!;
-      const a = after[i]!;
-      const multicast = a.multicastSent - b.multicastSent;
-      // Every daemon sent data, and each of its ring sends reached both others with one datagram.
-      expect(multicast, `multicast datagrams of ${name}`).toBeGreaterThan(0);
-      expect(a.groupCoveredPeers - b.groupCoveredPeers, `peers covered by ${name}'s multicast`).toBe(2 * multicast);
-      expect(a.broadcastSent, name).toBe(0);
-      // The others' multicast arrived through the group socket, and this daemon's own came back and was dropped.
-      expect(a.groupReceived - b.groupReceived, `multicast received by ${name}`).toBeGreaterThan(0);
-      expect(a.droppedSelfLooped - b.droppedSelfLooped, `own multicast looped back to ${name}`).toBeGreaterThan(0);
-      expect(a.droppedWrongSource + a.droppedUnknownSender + a.droppedConfigHash, `rejected datagrams at ${name}`).toBe(0);
-    });
+    const { before, after } = await expectGroupSends(ring, cfg, 'multicast', () => agreedOrder(ring, clients, 'mc', 'mc', 100));
     // Fan-out would have sent one unicast datagram for every covered peer: the multicast sends replaced more than they cost.
     const saved = after.reduce((s, a, i) => s + (a.groupCoveredPeers - before[i]!.groupCoveredPeers) - (a.multicastSent - before[i]!.multicastSent), 0);
     expect(saved).toBeGreaterThan(0);
@@ -153,20 +170,7 @@ describe('three daemons in a broadcast segment on loopback (SegmentBroadcast)', 
 
   it('delivers AGREED messages in one order on every daemon, sent as broadcast instead of fan-out', async () => {
     expect(cfg.segments[0]?.dissemination).toBe('broadcast');
-    const before = await Promise.all(ring.names.map((n) => statsOf(cfg, n)));
-    await agreedOrder(ring, clients, 'bc', 'bc', 100);
-    const after = await Promise.all(ring.names.map((n) => statsOf(cfg, n)));
-    ring.names.forEach((name, i) => {
-      const b = before[i]!;
-      const a = after[i]!;
-      const broadcast = a.broadcastSent - b.broadcastSent;
-      expect(broadcast, `broadcast datagrams of ${name}`).toBeGreaterThan(0);
-      expect(a.groupCoveredPeers - b.groupCoveredPeers, name).toBe(2 * broadcast);
-      expect(a.multicastSent, name).toBe(0);
-      expect(a.groupReceived - b.groupReceived, `broadcast received by ${name}`).toBeGreaterThan(0);
-      expect(a.droppedSelfLooped - b.droppedSelfLooped, `own broadcast back at ${name}`).toBeGreaterThan(0);
-      expect(a.droppedWrongSource + a.droppedUnknownSender + a.droppedConfigHash, `rejected datagrams at ${name}`).toBe(0);
-    });
+    await expectGroupSends(ring, cfg, 'broadcast', () => agreedOrder(ring, clients, 'bc', 'bc', 100));
   }, 60_000);
 });
 
