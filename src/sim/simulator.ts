@@ -227,6 +227,8 @@ interface Slot {
   awaitingSelf: Set<string>;
   lastConfig: ConfigEvent | undefined;
   deliveredInConfig: number;
+  /** No new answer from this daemon's request/response client before this time (maybeReply). */
+  replyQuietUntilMs: number;
 }
 
 class EngineFailure extends Error {}
@@ -252,8 +254,6 @@ export class Simulation {
   /** Request/response clients (SimOptions.replies): its own stream, so that seeds without them are unchanged. */
   private readonly replyRng: Prng;
   private readonly endedReplyHolds = { holds: 0, hits: 0 };
-  /** Per daemon slot: no new answer before this time (maybeReply). */
-  private readonly replyQuietUntil = new Map<number, number>();
   private readonly root: Prng;
   private readonly digest = new LogDigest();
   private readonly log: LogEntry[] = [];
@@ -320,6 +320,7 @@ export class Simulation {
       awaitingSelf: new Set(),
       lastConfig: undefined,
       deliveredInConfig: 0,
+      replyQuietUntilMs: 0,
     }));
     const drawn = generateSchedule(this.root.fork('faults'), {
       daemons: options.daemons,
@@ -799,8 +800,8 @@ export class Simulation {
     if (r === undefined || this.healed || ev.type !== 'message' || ev.sender === slot.id) return;
     // Answers are themselves delivered elsewhere: one at a time per daemon, spaced out, so that
     // answering does not multiply the traffic (the clients' own rate stays what drives the load).
-    if (this.now < (this.replyQuietUntil.get(slot.index) ?? 0) || !this.replyRng.chance(r.chance)) return;
-    this.replyQuietUntil.set(slot.index, this.now + REPLY_SPACING_MS_MIN + this.replyRng.float() * REPLY_SPACING_MS_MIN);
+    if (this.now < slot.replyQuietUntilMs || !this.replyRng.chance(r.chance)) return;
+    slot.replyQuietUntilMs = this.now + REPLY_SPACING_MS_MIN + this.replyRng.float() * REPLY_SPACING_MS_MIN;
     engine.anticipateReply?.(this.localNow(slot));
     const at = Math.round((this.now + this.replyRng.float() * 2 * r.replyHoldMs) * 1000) / 1000;
     if (at < this.healAtMs) this.queue.push(at, { kind: 'reply', slot: slot.index, incarnation: slot.incarnation });
