@@ -198,7 +198,7 @@ export class UdpTransport {
 
   /** Whether a send to these daemons goes by unicast fan-out only (no group datagram stands in). */
   unicastOnly(to: readonly DaemonId[]): boolean {
-    return this.planner.plan(to, this.blocked).group === undefined;
+    return this.planner.groupSegment === undefined || this.planner.plan(to, this.blocked).group === undefined;
   }
 
   /** Several ring packets for one daemon in one datagram (bundle-plan.ts), read in order there. */
